@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Watches.  A watch on P fires for a change of P or of anything below it
+ * (whole path components only).  Removing a subtree also fires watches set
+ * below the removed node, each with its own path.  A watcher sees an event
+ * only if it may read the node the event is about; the special "@" nodes
+ * carry their own permissions (SET_PERMS on them), default dom0-only.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/log.h"
+#include "internal.h"
+
+static struct log_ratelimit watch_rl = LOG_RATELIMIT_INIT;
+
+int watch_add(struct xs_conn *c, const char *path, const char *token,
+	      uint32_t relative_off)
+{
+	struct xs_watch *w;
+
+	list_for_each_entry(w, &c->watches, conn_link)
+		if (!strcmp(w->path, path) && !strcmp(w->token, token))
+			return -EEXIST;
+	if (!c->privileged && c->nwatches >= c->store->quota.watches)
+		return -E2BIG;
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->path = strdup(path);
+	w->token = strdup(token);
+	if (!w->path || !w->token) {
+		free(w->path);
+		free(w->token);
+		free(w);
+		return -ENOMEM;
+	}
+	w->relative_off = relative_off;
+	list_add_tail(&w->conn_link, &c->watches);
+	c->nwatches++;
+	return 0;
+}
+
+static void watch_free(struct xs_conn *c, struct xs_watch *w)
+{
+	list_del(&w->conn_link);
+	c->nwatches--;
+	free(w->path);
+	free(w->token);
+	free(w);
+}
+
+int watch_remove(struct xs_conn *c, const char *path, const char *token)
+{
+	struct xs_watch *w;
+
+	list_for_each_entry(w, &c->watches, conn_link) {
+		if (!strcmp(w->path, path) && !strcmp(w->token, token)) {
+			watch_free(c, w);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+void watch_remove_all(struct xs_conn *c)
+{
+	struct xs_watch *w, *tmp;
+
+	list_for_each_entry_safe(w, tmp, &c->watches, conn_link)
+		watch_free(c, w);
+}
+
+int watch_send_event(struct xs_conn *c, const struct xs_watch *w,
+		     const char *path)
+{
+	size_t plen, tlen = strlen(w->token) + 1;
+	char buf[XENSTORE_PAYLOAD_MAX];
+
+	/* Relative watches get paths relative to the domain's home. */
+	if (w->relative_off && strlen(path) > w->relative_off)
+		path += w->relative_off;
+	plen = strlen(path) + 1;
+	if (plen + tlen > sizeof(buf))
+		return -E2BIG;
+	if (!c->privileged &&
+	    buf_used(&c->out) >= c->store->quota.event_queue_max) {
+		/* The guest does not read its ring: it loses events, nobody
+		 * else loses anything. */
+		c->dropped_events++;
+		log_warnx_rl(&watch_rl,
+			     "watch: domain %u is not reading, event dropped",
+			     c->domid);
+		return -ENOSPC;
+	}
+	memcpy(buf, path, plen);
+	memcpy(buf + plen, w->token, tlen);
+	return conn_send(c, XS_WATCH_EVENT, 0, 0, buf,
+			 (uint32_t)(plen + tlen));
+}
+
+static bool watch_may_see(struct xs_store *s, struct xs_conn *c,
+			  const struct xs_node *node)
+{
+	if (c->privileged)
+		return true;
+	if (!node)
+		return false;
+	return perms_for_conn(s, c, node) & XS_PERM_READ;
+}
+
+void watch_fire(struct xs_store *s, const char *path,
+		const struct xs_node *node, bool recursive)
+{
+	struct xs_conn *c;
+	struct xs_watch *w;
+
+	if (s->loading)
+		return;
+	list_for_each_entry(c, &s->conns, store_link) {
+		if (list_empty(&c->watches) || !watch_may_see(s, c, node))
+			continue;
+		list_for_each_entry(w, &c->watches, conn_link) {
+			const char *ev = NULL;
+
+			if (xs_path_is_child(path, w->path))
+				ev = path;
+			else if (recursive && xs_path_is_child(w->path, path))
+				ev = w->path;
+			if (ev)
+				(void)watch_send_event(c, w, ev);
+		}
+	}
+}
+
+void watch_fire_special(struct xs_store *s, const char *name, uint32_t domid)
+{
+	char one[64];
+	struct xs_node *node;
+	struct xs_conn *c;
+	struct xs_watch *w;
+
+	if (s->loading)
+		return;
+	/* "@releaseDomain/<domid>" watches a single domain. */
+	snprintf(one, sizeof(one), "%s/%u", name, domid);
+	node = xs_table_get(&s->nodes, name, (uint32_t)strlen(name));
+	list_for_each_entry(c, &s->conns, store_link) {
+		if (list_empty(&c->watches) || !watch_may_see(s, c, node))
+			continue;
+		list_for_each_entry(w, &c->watches, conn_link) {
+			if (!strcmp(w->path, name) || !strcmp(w->path, one))
+				(void)watch_send_event(c, w, w->path);
+		}
+	}
+}
