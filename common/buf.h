@@ -26,7 +26,7 @@ static inline size_t buf_used(const struct buf *b)
 
 static inline uint8_t *buf_readp(const struct buf *b)
 {
-	return b->data + b->head;
+	return b->data ? b->data + b->head : NULL;
 }
 
 /* Drop n bytes from the front; resets to empty when everything is read. */

@@ -5,6 +5,7 @@
  * that the per-domain quota is checked against.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,21 +69,6 @@ void xs_store_set_domain_hooks(struct xs_store *s,
 	s->hooks = *h;
 }
 
-static void domain_attach(struct xs_store *s, struct xs_domain *d)
-{
-	struct xs_conn *c;
-
-	if (!d->introduced || !d->registered || d->conn || !s->hooks.attach)
-		return;
-	c = s->hooks.attach(s->hooks.opaque, d->domid, d->mfn, d->port);
-	if (!c) {
-		log_warnx("domain %u: cannot attach its ring (gfn %#llx)",
-			  d->domid, (unsigned long long)d->mfn);
-		return;
-	}
-	d->conn = c;
-}
-
 static void domain_detach(struct xs_store *s, struct xs_domain *d)
 {
 	struct xs_conn *c = d->conn;
@@ -96,10 +82,83 @@ static void domain_detach(struct xs_store *s, struct xs_domain *d)
 		xs_conn_free(c);
 }
 
-static void domain_note_birth(struct xs_store *s, struct xs_domain *d)
+struct orphan_list {
+	uint32_t domid;
+	char **paths;
+	size_t n, cap;
+	bool failed;
+};
+
+static void orphan_collect(struct xs_node *n, void *arg)
 {
-	if (!d->introduced && !d->registered)
-		d->born_gen = ++s->gen;
+	struct orphan_list *l = arg;
+
+	if (l->failed || n->path[0] != '/' || n->perms[0].domid != l->domid)
+		return;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
+		char **p = realloc(l->paths, cap * sizeof(*p));
+
+		if (!p) {
+			l->failed = true;
+			return;
+		}
+		l->paths = p;
+		l->cap = cap;
+	}
+	l->paths[l->n] = strdup(n->path);
+	if (!l->paths[l->n])
+		l->failed = true;
+	else
+		l->n++;
+}
+
+static int path_len_cmp(const void *a, const void *b)
+{
+	size_t la = strlen(*(char *const *)a), lb = strlen(*(char *const *)b);
+
+	return la < lb ? -1 : la > lb;
+}
+
+/*
+ * As Xen's C daemon (unless --keep-orphans): the nodes a domain owned go
+ * with it, subtrees included, so nobody finds them under a reused domid.
+ */
+static void domain_remove_orphans(struct xs_store *s, uint32_t domid)
+{
+	struct orphan_list l = {.domid = domid};
+	size_t i;
+
+	if (s->keep_orphans)
+		return;
+	xs_table_foreach(&s->nodes, orphan_collect, &l);
+	if (l.failed)
+		log_warnx("domain %u: out of memory removing its nodes", domid);
+	/* Shallowest first: removing it takes the deeper ones along. */
+	qsort(l.paths, l.n, sizeof(*l.paths), path_len_cmp);
+	for (i = 0; i < l.n; i++) {
+		const struct xs_node *n = xs_table_get(
+			&s->nodes, l.paths[i], (uint32_t)strlen(l.paths[i]));
+
+		if (n && tree_rm(s, NULL, n))
+			log_warnx("domain %u: cannot remove %s", domid,
+				  l.paths[i]);
+		free(l.paths[i]);
+	}
+	free(l.paths);
+}
+
+/* The domain is gone: drop its ring and nodes, tell the watchers. */
+static void domain_gone(struct xs_store *s, struct xs_domain *d)
+{
+	uint32_t domid = d->domid;
+
+	domain_detach(s, d);
+	d->introduced = false;
+	d->target = DOMID_INVALID;
+	journal_domain(s, d);
+	domain_remove_orphans(s, domid);
+	watch_fire_special(s, "@releaseDomain", domid);
 }
 
 int xs_domain_register(struct xs_store *s, uint32_t domid)
@@ -113,10 +172,14 @@ int xs_domain_register(struct xs_store *s, uint32_t domid)
 		return -ENOMEM;
 	if (d->registered)
 		return -EEXIST;
-	domain_note_birth(s, d);
+	/* A domain restored from the journal keeps its birth. */
+	if (!d->introduced)
+		d->born_gen = ++s->gen;
 	d->registered = true;
-	d->dead = false;
-	domain_attach(s, d);
+	/* Introduced before a restart of ours: serve its ring again. */
+	if (d->introduced && s->hooks.attach)
+		d->conn = s->hooks.attach(s->hooks.opaque, domid, d->mfn,
+					  d->port);
 	return 0;
 }
 
@@ -127,39 +190,51 @@ void xs_domain_unregister(struct xs_store *s, uint32_t domid)
 	if (!d || !d->registered)
 		return;
 	d->registered = false;
-	domain_detach(s, d);
-	if (d->introduced) {
-		/* The toolstack still has to RELEASE it; until then the
-		 * domain is dying and its permission entries stop counting. */
-		d->dead = true;
-		watch_fire_special(s, "@releaseDomain", domid);
-	}
+	if (d->introduced)
+		domain_gone(s, d);
+	else
+		domain_detach(s, d);
 	domain_maybe_free(s, d);
+}
+
+void xs_store_keep_orphans(struct xs_store *s, bool keep)
+{
+	s->keep_orphans = keep;
 }
 
 int domain_introduce(struct xs_store *s, uint32_t domid, uint64_t mfn,
 		     uint32_t port)
 {
-	struct xs_domain *d;
-	bool fresh;
+	struct xs_domain *d = domain_get(s, domid);
+	struct xs_conn *c = NULL;
 
-	if (domid == 0 || domid >= XS_DOMID_LIMIT)
+	/* Only a domain the hypervisor runs has a ring to serve. */
+	if (domid == 0 || !d || !d->registered)
 		return -EINVAL;
-	d = domain_get_or_create(s, domid);
-	if (!d)
-		return -ENOMEM;
-	fresh = !d->introduced;
-	if (!fresh && (d->mfn != mfn || d->port != port))
-		domain_detach(s, d); /* re-introduced elsewhere: rebind */
-	domain_note_birth(s, d);
-	d->introduced = true;
-	d->dead = false;
+	if (d->introduced && d->mfn == mfn && d->port == port)
+		return 0;
+	if (s->hooks.attach) {
+		/* Re-introduced elsewhere: the old ring goes first. */
+		domain_detach(s, d);
+		c = s->hooks.attach(s->hooks.opaque, domid, mfn, port);
+		if (!c) {
+			d->introduced = false;
+			journal_domain(s, d);
+			return -EINVAL;
+		}
+	}
+	d->conn = c;
+	if (!d->introduced) {
+		d->introduced = true;
+		d->mfn = mfn;
+		d->port = port;
+		journal_domain(s, d);
+		watch_fire_special(s, "@introduceDomain", domid);
+		return 0;
+	}
 	d->mfn = mfn;
 	d->port = port;
 	journal_domain(s, d);
-	domain_attach(s, d);
-	if (fresh)
-		watch_fire_special(s, "@introduceDomain", domid);
 	return 0;
 }
 
@@ -167,17 +242,11 @@ int domain_release(struct xs_store *s, uint32_t domid)
 {
 	struct xs_domain *d = domain_get(s, domid);
 
-	if (domid >= XS_DOMID_LIMIT)
+	if (domid == 0 || domid >= XS_DOMID_LIMIT)
 		return -EINVAL;
 	if (!d || !d->introduced)
 		return -ENOENT;
-	domain_detach(s, d);
-	d->introduced = false;
-	d->target = DOMID_INVALID;
-	journal_domain(s, d);
-	if (!d->dead)
-		watch_fire_special(s, "@releaseDomain", domid);
-	d->dead = false;
+	domain_gone(s, d);
 	domain_maybe_free(s, d);
 	return 0;
 }

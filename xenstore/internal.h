@@ -27,6 +27,7 @@
 #define XS_PERM_WRITE 2u
 #define XS_PERM_BOTH (XS_PERM_READ | XS_PERM_WRITE)
 #define XS_PERM_OWNER 4u
+#define XS_PERM_IGNORE 8u /* stored: the entry's domain died */
 
 #define XS_DOMID_LIMIT DOMID_FIRST_RESERVED
 
@@ -61,7 +62,6 @@ struct xs_domain {
 	uint32_t domid;
 	bool introduced;   /* XS_INTRODUCE seen (or restored) */
 	bool registered;   /* the hypervisor handed us its memory */
-	bool dead;	   /* hypervisor connection gone, release pending */
 	uint64_t mfn;	   /* ring page (gfn) from INTRODUCE */
 	uint32_t port;	   /* store event channel from INTRODUCE */
 	uint32_t target;   /* SET_TARGET, or DOMID_INVALID */
@@ -121,6 +121,7 @@ struct xs_store {
 	struct xs_journal *journal;
 	struct xs_domain_hooks hooks;
 	bool loading; /* replaying the journal: no journal writes, no events */
+	bool keep_orphans; /* keep a dead domain's nodes */
 	uint64_t stats_requests;
 };
 
@@ -186,6 +187,9 @@ struct xs_node *tree_get_mutable(struct xs_store *s, struct xs_txn *t,
 /* The same on the live tree, where they cannot fail. */
 void tree_put_live(struct xs_store *s, struct xs_node *n);
 void tree_delete_live(struct xs_store *s, const char *path);
+/* Remove a node and everything below it, firing (or noting) watches. */
+int tree_rm(struct xs_store *s, struct xs_txn *t, const struct xs_node *top)
+	__attribute__((warn_unused_result));
 /* Delete one record (not its children). */
 int tree_delete(struct xs_store *s, struct xs_txn *t, const char *path)
 	__attribute__((warn_unused_result));
@@ -200,6 +204,8 @@ void tree_owner_adjust(struct xs_store *s, const struct xs_node *old,
 /* Permissions (perms.c) */
 unsigned int perms_for_conn(struct xs_store *s, const struct xs_conn *c,
 			    const struct xs_node *n);
+/* Mark entries whose domain is gone, judged at n->gen, as ignored. */
+void perms_sanitize(struct xs_store *s, struct xs_node *n);
 /* Parse "r0\0w5\0" into an array; returns count or a negative errno. */
 int perms_parse(const char *buf, uint32_t len, struct xs_perm **out);
 /* Format as the GET_PERMS reply; returns bytes or -ENOMEM. */
@@ -223,12 +229,13 @@ int watch_remove(struct xs_conn *c, const char *path, const char *token)
 	__attribute__((warn_unused_result));
 void watch_remove_all(struct xs_conn *c);
 /*
- * Fire watches for a change of `path`.  `node` supplies the permissions that
- * decide who may see the event (NULL: privileged watchers only).  With
- * `recursive`, watches below `path` fire too, each with its own path (RM).
+ * Fire watches for a change of `path`: watches on it or above it, or with
+ * `exact` only watches on exactly it.  A watcher sees the event if it may
+ * read `node` or `other` (either may be NULL; privileged watchers always).
  */
 void watch_fire(struct xs_store *s, const char *path,
-		const struct xs_node *node, bool recursive);
+		const struct xs_node *node, const struct xs_node *other,
+		bool exact);
 void watch_fire_special(struct xs_store *s, const char *name, uint32_t domid);
 int watch_send_event(struct xs_conn *c, const struct xs_watch *w,
 		     const char *path);
@@ -247,10 +254,11 @@ int txn_put(struct xs_store *s, struct xs_txn *t, struct xs_node *n)
 int txn_delete(struct xs_store *s, struct xs_txn *t, const char *path)
 	__attribute__((warn_unused_result));
 /*
- * Remember a change so its watches fire at commit.  For a removal, pass the
- * removed node: its permissions decide who sees the event.
+ * Remember a change so its watches fire at commit (once per path).  For a
+ * removal pass the removed node: its permissions decide who sees the
+ * event; `exact` as for watch_fire().
  */
-int txn_note_change(struct xs_txn *t, const char *path,
+int txn_note_change(struct xs_txn *t, const char *path, bool exact,
 		    const struct xs_node *removed)
 	__attribute__((warn_unused_result));
 

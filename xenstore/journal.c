@@ -189,7 +189,7 @@ static int replay_node(struct xs_store *s, const uint8_t *p, uint32_t len)
 	}
 	q += jn.vlen + jn.nperms * sizeof(struct xs_perm);
 	for (i = 0; i < jn.nperms; i++)
-		if (n->perms[i].access > XS_PERM_BOTH ||
+		if ((n->perms[i].access & ~(XS_PERM_BOTH | XS_PERM_IGNORE)) ||
 		    n->perms[i].domid >= XS_DOMID_LIMIT) {
 			xs_node_free(n);
 			return -EINVAL;
@@ -256,54 +256,77 @@ static int replay_gen(struct xs_store *s, const uint8_t *p, uint32_t len)
 }
 
 /*
- * Apply the records in buf[0..len).  Returns the offset just past the last
- * valid record; *end_seen tells whether an END record was found.
+ * Check the records in buf[0..len): CRCs, bounds.  Returns the offset just
+ * past the last record that closes a unit (END for a snapshot, COMMIT for a
+ * batch in the log); 0 if none does.  A crash can cut the log anywhere, and
+ * the records of a batch only make sense together (a parent listing a child
+ * whose record was lost), so a batch counts only with its COMMIT.
  */
-static size_t replay(struct xs_store *s, const uint8_t *buf, size_t len,
-		     bool *end_seen, int *err)
+static size_t scan(const uint8_t *buf, size_t len, uint32_t closer)
 {
-	size_t off = 0;
+	size_t off = 0, good = 0;
 
-	*end_seen = false;
-	*err = 0;
 	while (len - off >= sizeof(struct j_rec) + sizeof(uint32_t)) {
 		struct j_rec h;
 		uint32_t crc;
-		const uint8_t *p;
 
 		memcpy(&h, buf + off, sizeof(h));
 		if (h.type == J_REC_NONE ||
 		    h.len > len - off - sizeof(h) - sizeof(crc))
 			break;
-		p = buf + off + sizeof(h);
-		memcpy(&crc, p + h.len, sizeof(crc));
+		memcpy(&crc, buf + off + sizeof(h) + h.len, sizeof(crc));
 		if ((uint32_t)crc32(0L, buf + off, (uInt)(sizeof(h) + h.len)) !=
 		    crc)
 			break;
+		off += sizeof(h) + h.len + sizeof(crc);
+		if (h.type == closer) {
+			good = off;
+			if (closer == J_REC_END)
+				break;
+		}
+	}
+	return good;
+}
+
+/* Apply the (scanned) records in buf[0..len); *count from an END. */
+static int replay(struct xs_store *s, const uint8_t *buf, size_t len,
+		  uint64_t *count)
+{
+	size_t off = 0;
+	int err = 0;
+
+	while (!err && off < len) {
+		struct j_rec h;
+		const uint8_t *p;
+
+		memcpy(&h, buf + off, sizeof(h));
+		p = buf + off + sizeof(h);
 		switch (h.type) {
 		case J_REC_NODE:
-			*err = replay_node(s, p, h.len);
+			err = replay_node(s, p, h.len);
 			break;
 		case J_REC_DELETE:
-			*err = replay_delete(s, p, h.len);
+			err = replay_delete(s, p, h.len);
 			break;
 		case J_REC_DOMAIN:
-			*err = replay_domain(s, p, h.len);
+			err = replay_domain(s, p, h.len);
 			break;
 		case J_REC_GEN:
-			*err = replay_gen(s, p, h.len);
+			err = replay_gen(s, p, h.len);
 			break;
 		case J_REC_END:
-			*end_seen = true;
-			return off + sizeof(h) + h.len + sizeof(crc);
-		default:
-			*err = -EINVAL;
-		}
-		if (*err)
+			if (h.len != sizeof(*count))
+				return -EINVAL;
+			memcpy(count, p, sizeof(*count));
 			break;
-		off += sizeof(h) + h.len + sizeof(crc);
+		case J_REC_COMMIT:
+			break;
+		default:
+			err = -EINVAL;
+		}
+		off += sizeof(h) + h.len + sizeof(uint32_t);
 	}
-	return off;
+	return err;
 }
 
 /* --- files ------------------------------------------------------------- */
@@ -651,8 +674,16 @@ void journal_maybe_compact(struct xs_store *s)
 
 static int log_write(struct xs_journal *j)
 {
-	size_t len = buf_used(&j->pending), start;
+	size_t len, start;
 	int rc;
+
+	/* Close the batch: replay takes it whole or not at all. */
+	rc = buf_reserve(&j->pending, rec_size(NULL, 0));
+	if (rc)
+		return rc;
+	j->pending.len += rec_encode(j->pending.data + j->pending.len,
+				     J_REC_COMMIT, NULL, 0);
+	len = buf_used(&j->pending);
 
 	if (j->alloc - j->off < len) {
 		rc = log_grow(j, len);
@@ -718,7 +749,7 @@ static int journal_load(struct xs_store *s, struct xs_journal *j,
 	uint8_t *data = NULL;
 	size_t len, used;
 	struct j_header hdr;
-	bool end;
+	uint64_t count;
 	int rc, err;
 
 	*seq = 0;
@@ -739,13 +770,13 @@ static int journal_load(struct xs_store *s, struct xs_journal *j,
 		}
 		/* The snapshot is the whole store, defaults included. */
 		tree_clear(s);
-		used = replay(s, data + sizeof(hdr), len - sizeof(hdr), &end,
-			      &err);
-		if (err || !end) {
+		used = scan(data + sizeof(hdr), len - sizeof(hdr), J_REC_END);
+		count = UINT64_MAX;
+		err = used ? replay(s, data + sizeof(hdr), used, &count) : 0;
+		if (!used || err || count != s->nodes.count) {
 			/* Snapshots are renamed into place whole: damage
 			 * here is not ours to paper over. */
-			log_warnx("journal: snapshot %s is damaged at byte %zu",
-				  snap, used + sizeof(hdr));
+			log_warnx("journal: snapshot %s is damaged", snap);
 			rc = -EINVAL;
 			goto out;
 		}
@@ -763,11 +794,16 @@ static int journal_load(struct xs_store *s, struct xs_journal *j,
 		log_info("journal: ignoring stale log %s", logp);
 		goto out;
 	}
-	used = replay(s, data + sizeof(hdr), len - sizeof(hdr), &end, &err);
-	if (err)
-		log_warnx("journal: bad record in %s at byte %zu, ignoring "
-			  "the rest",
-			  logp, used + sizeof(hdr));
+	used = scan(data + sizeof(hdr), len - sizeof(hdr), J_REC_COMMIT);
+	err = replay(s, data + sizeof(hdr), used, &count);
+	if (err) {
+		log_warnx("journal: bad record in %s", logp);
+		rc = err;
+	} else if (used + sizeof(hdr) < len &&
+		   data[used + sizeof(hdr)] != 0) {
+		log_info("journal: %s ends in an unfinished batch, dropped",
+			 logp);
+	}
 out:
 	free(data);
 	free(snap);

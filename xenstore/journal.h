@@ -13,6 +13,7 @@ enum journal_rec_type {
 	J_REC_DOMAIN = 3, /* an introduced domain's state */
 	J_REC_GEN = 4,	  /* the store generation */
 	J_REC_END = 5,	  /* end of a snapshot, with the node count */
+	J_REC_COMMIT = 6, /* end of a batch in the log: apply up to here */
 };
 
 #endif

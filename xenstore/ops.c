@@ -133,11 +133,11 @@ static char *req_path(struct req *r, const char *arg, bool special, int *err)
 }
 
 static int note_change(struct req *r, const char *path,
-		       const struct xs_node *node, bool removal)
+		       const struct xs_node *node, const struct xs_node *old)
 {
 	if (r->t)
-		return txn_note_change(r->t, path, removal ? node : NULL);
-	watch_fire(r->s, path, node, removal);
+		return txn_note_change(r->t, path, false, NULL);
+	watch_fire(r->s, path, node, old, false);
 	return 0;
 }
 
@@ -202,8 +202,9 @@ static int op_directory_part(struct req *r)
 	if (err)
 		return err;
 	off = (uint32_t)strtoul(vec[1], NULL, 10);
-	/* "<generation>\0" then whole names; the last chunk ends in "\0". */
-	genlen = (uint32_t)snprintf(out, sizeof(out), "%" PRIx64, n->gen) + 1;
+	/* "<generation>\0" then whole names; the last chunk ends in "\0".
+	 * Clients restart the listing when the generation changes. */
+	genlen = (uint32_t)snprintf(out, sizeof(out), "%" PRIu64, n->gen) + 1;
 	if (off >= n->childlen) {
 		out[genlen] = '\0';
 		return reply(r, out, genlen + 1);
@@ -253,20 +254,26 @@ static int op_get_perms(struct req *r)
 static int create_node(struct req *r, const char *path, const void *value,
 		       uint32_t vlen)
 {
-	struct xs_node *chain[64]; /* new nodes, deepest first */
-	struct xs_node *anc = NULL, *anc_copy = NULL, *prev = NULL;
-	char buf[XENSTORE_ABS_PATH_MAX + 64];
-	uint32_t len = (uint32_t)strlen(path), nnew = 0, i;
+	struct xs_node **chain = NULL; /* new nodes, deepest first */
+	struct xs_node *anc = NULL, *anc_copy = NULL, *prev;
+	uint32_t len = (uint32_t)strlen(path), nnew = 0, cap = 0, i;
+	char *buf = strdup(path);
 	int err = 0;
 
-	if (len >= sizeof(buf))
-		return -EINVAL;
-	memcpy(buf, path, len + 1);
-	/* Walk up to the nearest existing ancestor. */
+	if (!buf)
+		return -ENOMEM;
+	/* Walk up to the nearest existing ancestor ("/" always exists). */
 	while (!anc) {
-		if (nnew == sizeof(chain) / sizeof(chain[0])) {
-			err = -EINVAL; /* deeper than any sane path */
-			goto fail;
+		if (nnew == cap) {
+			struct xs_node **c;
+
+			cap = cap ? cap * 2 : 8;
+			c = realloc(chain, cap * sizeof(*chain));
+			if (!c) {
+				err = -ENOMEM;
+				goto fail;
+			}
+			chain = c;
 		}
 		chain[nnew] = xs_node_new(buf, len);
 		if (!chain[nnew]) {
@@ -279,6 +286,10 @@ static int create_node(struct req *r, const char *path, const void *value,
 		anc = tree_get(r->s, r->t, buf, &err);
 		if (err)
 			goto fail;
+		if (!anc && len <= 1) {
+			err = -ENOENT; /* no root: cannot happen */
+			goto fail;
+		}
 	}
 	if (!(perms_for_conn(r->s, r->c, anc) & XS_PERM_WRITE)) {
 		err = -EACCES;
@@ -304,8 +315,8 @@ static int create_node(struct req *r, const char *path, const void *value,
 			goto fail;
 		if (!r->c->privileged)
 			n->perms[0].domid = r->c->domid;
-		/* Current, so the creator's own entry counts at once. */
-		n->gen = r->s->gen;
+		/* Inherited entries are as old as the parent's. */
+		n->gen = prev->gen;
 		err = check_node_size(r, prev);
 		if (err)
 			goto fail;
@@ -323,15 +334,12 @@ static int create_node(struct req *r, const char *path, const void *value,
 		err = tree_put(r->s, r->t, chain[i]);
 		chain[i] = NULL;
 	}
-	if (err) {
-		nnew = i;
-		goto fail;
-	}
-	return 0;
 fail:
 	xs_node_free(anc_copy);
 	for (i = 0; i < nnew; i++)
 		xs_node_free(chain[i]);
+	free(chain);
+	free(buf);
 	return err;
 }
 
@@ -364,7 +372,7 @@ static int write_node(struct req *r, const char *path, const void *value,
 			return err;
 		}
 	}
-	return note_change(r, path, tree_get(r->s, r->t, path, &err), false);
+	return note_change(r, path, tree_get(r->s, r->t, path, &err), NULL);
 }
 
 static int op_write(struct req *r)
@@ -397,50 +405,11 @@ static int op_mkdir(struct req *r)
 	return err ? err : reply_ok(r);
 }
 
-/* Delete a node's record and all records below it. */
-static int delete_subtree(struct req *r, const struct xs_node *n)
-{
-	char child[XENSTORE_ABS_PATH_MAX + 64];
-	uint32_t off = 0;
-	int err = 0;
-
-	/* Copy the list: deleting children may not touch it, but the
-	 * overlay may hand out a record we are about to drop. */
-	char *names = n->childlen ? malloc(n->childlen) : NULL;
-	uint32_t childlen = n->childlen;
-	char *path = strdup(n->path);
-
-	if ((childlen && !names) || !path) {
-		err = -ENOMEM;
-		goto out;
-	}
-	memcpy(names, n->children, childlen);
-	while (off < childlen && !err) {
-		const char *name = names + off;
-		struct xs_node *c;
-
-		off += (uint32_t)strlen(name) + 1;
-		if ((size_t)snprintf(child, sizeof(child), "%s/%s",
-				     strcmp(path, "/") ? path : "",
-				     name) >= sizeof(child))
-			continue;
-		c = tree_get(r->s, r->t, child, &err);
-		if (c && !err)
-			err = delete_subtree(r, c);
-	}
-	if (!err)
-		err = tree_delete(r->s, r->t, path);
-out:
-	free(names);
-	free(path);
-	return err;
-}
-
 static int op_rm(struct req *r)
 {
-	struct xs_node *n, *parent = NULL, *saved = NULL;
+	struct xs_node *n;
 	uint32_t plen;
-	char *path, *ppath = NULL;
+	char *path;
 	int err;
 
 	path = req_path(r, req_onearg(r), false, &err);
@@ -453,44 +422,9 @@ static int op_rm(struct req *r)
 		path[plen] = '\0';
 		if (!tree_get(r->s, r->t, path, &err) && !err)
 			err = -ENOENT;
-		goto out;
+	} else if (!err) {
+		err = tree_rm(r->s, r->t, n);
 	}
-	if (err)
-		goto out;
-	if (!strcmp(path, "/")) {
-		err = -EINVAL;
-		goto out;
-	}
-	plen = xs_path_parent_len(path, n->pathlen);
-	ppath = strndup(path, plen);
-	if (!ppath) {
-		err = -ENOMEM;
-		goto out;
-	}
-	parent = tree_get_mutable(r->s, r->t, ppath, &err);
-	if (!parent) {
-		err = err ? err : -ENOENT;
-		goto out;
-	}
-	/* Watches fire with the removed node's permissions. */
-	saved = xs_node_dup(n);
-	if (!saved) {
-		err = -ENOMEM;
-		goto out;
-	}
-	err = delete_subtree(r, n);
-	if (err)
-		goto out;
-	xs_node_remove_child(parent, xs_path_basename(path));
-	err = tree_put(r->s, r->t, parent);
-	if (err)
-		goto out;
-	parent = NULL;
-	err = note_change(r, path, saved, true);
-out:
-	xs_node_free(parent);
-	xs_node_free(saved);
-	free(ppath);
 	free(path);
 	return err ? err : reply_ok(r);
 }
@@ -519,24 +453,29 @@ static int op_set_perms(struct req *r)
 		err = -ENOSPC;
 		goto out;
 	}
+	/* The owner must exist; other entries for absent domains are kept
+	 * but ignored (perms_sanitize). */
+	if (!domain_is_live(r->s, perms[0].domid)) {
+		err = -ENOENT;
+		goto out;
+	}
 	if (xs_path_is_special(path)) {
-		/* Only the special nodes we know; dom0 decides who sees
-		 * their events. */
-		if (!r->c->privileged) {
-			err = -EACCES;
-			goto out;
-		}
+		/* Only dom0, only the special nodes we have: they decide who
+		 * sees the domain events. */
 		n = xs_table_get(&r->s->nodes, path, (uint32_t)strlen(path));
-		if (!n) {
-			err = -ENOENT;
+		if (!r->c->privileged || !n) {
+			err = r->c->privileged ? -EINVAL : -EACCES;
 			goto out;
 		}
 		n = xs_node_dup(n);
 		err = n ? xs_node_set_perms(n, perms, (uint32_t)np) : -ENOMEM;
-		if (!err)
-			tree_put_live(r->s, n);
-		else
+		if (err) {
 			xs_node_free(n);
+			goto out;
+		}
+		n->gen = r->s->gen;
+		perms_sanitize(r->s, n);
+		tree_put_live(r->s, n);
 		goto out;
 	}
 	err = get_node(r, path, XS_PERM_WRITE | XS_PERM_OWNER, &cur);
@@ -555,6 +494,8 @@ static int op_set_perms(struct req *r)
 		goto out;
 	}
 	err = xs_node_set_perms(n, perms, (uint32_t)np);
+	/* The new entries are judged against the domains alive now. */
+	n->gen = r->s->gen;
 	if (!err)
 		err = check_node_size(r, n);
 	if (!err)
@@ -563,10 +504,8 @@ static int op_set_perms(struct req *r)
 		xs_node_free(n);
 		goto out;
 	}
-	/* Both those who could see it before and those who can now. */
-	err = note_change(r, path, tree_get(r->s, r->t, path, &err), false);
-	if (!err && !r->t)
-		watch_fire(r->s, path, old, false);
+	/* One event, for those who could see the node before or now. */
+	err = note_change(r, path, tree_get(r->s, r->t, path, &err), old);
 out:
 	xs_node_free(old);
 	free(perms);
@@ -702,7 +641,7 @@ static int op_release(struct req *r)
 	uint32_t domid;
 	int err;
 
-	if (parse_domid(req_onearg(r), &domid))
+	if (parse_domid(req_onearg(r), &domid) || domid == 0)
 		return -EINVAL;
 	err = domain_release(r->s, domid);
 	return err ? err : reply_ok(r);
@@ -713,7 +652,7 @@ static int op_resume(struct req *r)
 	struct xs_domain *d;
 	uint32_t domid;
 
-	if (parse_domid(req_onearg(r), &domid))
+	if (parse_domid(req_onearg(r), &domid) || domid == 0)
 		return -EINVAL;
 	d = domain_get(r->s, domid);
 	if (!d || !d->introduced)

@@ -68,10 +68,11 @@ static bool special_valid(const char *path)
 {
 	size_t len = strlen(path), i;
 
-	if (len < 2 || len > path_rel_max)
+	if (len < 2 || len > path_rel_max || path[len - 1] == '/')
 		return false;
 	for (i = 1; i < len; i++)
-		if (!path_char_ok(path[i]))
+		if (!path_char_ok(path[i]) ||
+		    (path[i] == '/' && path[i + 1] == '/'))
 			return false;
 	return true;
 }

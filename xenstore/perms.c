@@ -1,9 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Permission lists: "<letter><domid>" entries, n/r/w/b.  Entry 0 names the
- * owner and gives the access of every domain not listed.  An entry only
- * counts while its domain is alive and was born before the node was last
- * written, so a domain that reuses a dead domain's id inherits nothing.
+ * owner and gives the access of every domain not listed.
+ *
+ * A domain id can be reused after its domain died, and the newcomer must
+ * not inherit what was granted to the dead one.  So an entry only counts
+ * while its domain is alive and was born before the node was last written;
+ * and whenever a node is written, entries that no longer count are marked
+ * XS_PERM_IGNORE for good (perms_sanitize), so a later write by the owner
+ * cannot bring them back to life.  Ignored entries are still listed by
+ * GET_PERMS, as Xen's daemon lists them; they only grant nothing.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -19,8 +25,7 @@ static bool perm_entry_valid(struct xs_store *s, uint32_t domid, uint64_t gen)
 	if (domid == 0)
 		return true;
 	d = domain_get(s, domid);
-	return d && (d->introduced || d->registered) && !d->dead &&
-	       d->born_gen <= gen;
+	return d && (d->introduced || d->registered) && d->born_gen <= gen;
 }
 
 static bool perm_matches(const struct xs_conn *c, const struct xs_domain *cd,
@@ -45,10 +50,20 @@ unsigned int perms_for_conn(struct xs_store *s, const struct xs_conn *c,
 	    perm_entry_valid(s, n->perms[0].domid, n->gen))
 		return XS_PERM_BOTH | XS_PERM_OWNER;
 	for (i = 1; i < n->nperms; i++)
-		if (perm_matches(c, cd, n->perms[i].domid) &&
+		if (!(n->perms[i].access & XS_PERM_IGNORE) &&
+		    perm_matches(c, cd, n->perms[i].domid) &&
 		    perm_entry_valid(s, n->perms[i].domid, n->gen))
-			return n->perms[i].access;
-	return n->perms[0].access;
+			return n->perms[i].access & XS_PERM_BOTH;
+	return n->perms[0].access & XS_PERM_BOTH;
+}
+
+void perms_sanitize(struct xs_store *s, struct xs_node *n)
+{
+	uint32_t i;
+
+	for (i = 1; i < n->nperms; i++)
+		if (!perm_entry_valid(s, n->perms[i].domid, n->gen))
+			n->perms[i].access |= XS_PERM_IGNORE;
 }
 
 static int perm_letter(char ch)
@@ -121,9 +136,11 @@ int perms_format(const struct xs_node *n, struct buf *b)
 
 	for (i = 0; i < n->nperms; i++) {
 		char e[16];
-		int len = snprintf(e, sizeof(e), "%c%u",
-				   letters[n->perms[i].access & 3],
-				   n->perms[i].domid);
+		int len;
+
+		len = snprintf(e, sizeof(e), "%c%u",
+			       letters[n->perms[i].access & XS_PERM_BOTH],
+			       n->perms[i].domid);
 
 		if (buf_append(b, e, (size_t)len + 1))
 			return -ENOMEM;

@@ -142,6 +142,13 @@ static bool ring_take_input(struct xs_ring *r)
 	struct xenstore_domain_interface *in = r->intf;
 	bool moved = false;
 
+	/* Requests already taken off the ring but held back by the
+	 * outstanding-request quota go first. */
+	if (xs_conn_resume(r->conn) < 0) {
+		ring_break(r, XENSTORE_ERROR_PROTO,
+			   "oversized or malformed message");
+		return false;
+	}
 	while (!r->broken) {
 		uint32_t cons = in->req_cons, prod = ring_load(&in->req_prod);
 		size_t avail = prod - cons, room, n;

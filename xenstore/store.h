@@ -110,9 +110,15 @@ struct xs_domain_hooks {
 
 void xs_store_set_domain_hooks(struct xs_store *s,
 			       const struct xs_domain_hooks *h);
+/* The hypervisor runs this domain (0, -EINVAL, -EEXIST, -ENOMEM). */
 int xs_domain_register(struct xs_store *s, uint32_t domid)
 	__attribute__((warn_unused_result));
-/* The hypervisor says the domain is gone: @releaseDomain fires. */
+/*
+ * The hypervisor says the domain is gone: its ring and (unless orphans are
+ * kept) every node it owned go, and @releaseDomain fires.
+ */
 void xs_domain_unregister(struct xs_store *s, uint32_t domid);
+/* Keep the nodes of dead domains (xenstored --keep-orphans). */
+void xs_store_keep_orphans(struct xs_store *s, bool keep);
 
 #endif

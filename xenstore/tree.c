@@ -9,10 +9,12 @@
  * never touches the live tree before its commit.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 
+#include "../common/log.h"
 #include "internal.h"
 
 struct xs_node *xs_node_new(const char *path, uint32_t pathlen)
@@ -346,8 +348,12 @@ void tree_delete_live(struct xs_store *s, const char *path)
 
 int tree_put(struct xs_store *s, struct xs_txn *t, struct xs_node *n)
 {
-	if (t)
+	/* n->gen is still the generation its permissions date from. */
+	perms_sanitize(s, n);
+	if (t) {
+		n->gen = s->gen;
 		return txn_put(s, t, n);
+	}
 	tree_put_live(s, n);
 	return 0;
 }
@@ -422,4 +428,115 @@ static void tree_drop(struct xs_node *n, void *arg)
 void tree_clear(struct xs_store *s)
 {
 	xs_table_foreach(&s->nodes, tree_drop, s);
+}
+
+/*
+ * Removing a subtree.  First every record below `top` is looked up (in a
+ * transaction this is where quota errors can happen), and only when all
+ * were found is anything deleted, so a failed RM changes nothing.  Events:
+ * watchers on `top` or above see `top`; a watcher on exactly a removed
+ * descendant sees that path, as Xen's C daemon fires per removed node.
+ * Each event is seen by those who could read the removed node.
+ */
+struct rm_list {
+	struct xs_node **nodes; /* copies, top first */
+	size_t n, cap;
+};
+
+static int rm_append(struct rm_list *l, const struct xs_node *n)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
+		struct xs_node **p = realloc(l->nodes, cap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		l->nodes = p;
+		l->cap = cap;
+	}
+	l->nodes[l->n] = xs_node_dup(n);
+	if (!l->nodes[l->n])
+		return -ENOMEM;
+	l->n++;
+	return 0;
+}
+
+/* Breadth first, without recursion: paths may be a thousand levels deep. */
+static int rm_collect(struct xs_store *s, struct xs_txn *t,
+		      const struct xs_node *top, struct rm_list *l)
+{
+	size_t idx;
+	int err = rm_append(l, top);
+
+	for (idx = 0; !err && idx < l->n; idx++) {
+		/* Our own copy: lookups may drop overlay records. */
+		const struct xs_node *n = l->nodes[idx];
+		uint32_t off = 0;
+
+		while (off < n->childlen && !err) {
+			const char *name = n->children + off;
+			struct xs_node *c;
+			char *child;
+
+			off += (uint32_t)strlen(name) + 1;
+			if (asprintf(&child, "%s/%s",
+				     n->pathlen > 1 ? n->path : "", name) < 0)
+				return -ENOMEM;
+			c = tree_get(s, t, child, &err);
+			free(child);
+			if (c && !err)
+				err = rm_append(l, c);
+			n = l->nodes[idx]; /* rm_append may move the array */
+		}
+	}
+	return err;
+}
+
+int tree_rm(struct xs_store *s, struct xs_txn *t, const struct xs_node *top)
+{
+	struct rm_list l = {0};
+	struct xs_node *parent = NULL;
+	char *ppath = NULL;
+	size_t i;
+	int err, late = 0;
+
+	if (top->pathlen <= 1)
+		return -EINVAL;
+	ppath = strndup(top->path, xs_path_parent_len(top->path,
+						       top->pathlen));
+	if (!ppath)
+		return -ENOMEM;
+	err = rm_collect(s, t, top, &l);
+	if (!err) {
+		parent = tree_get_mutable(s, t, ppath, &err);
+		if (!parent && !err)
+			err = -ENOENT;
+	}
+	if (err)
+		goto out;
+	/* From here on only memory can fail: every path has its entry.
+	 * `top` may be the live record, freed below: use our copy. */
+	top = l.nodes[0];
+	for (i = l.n; i-- > 0;)
+		late |= tree_delete(s, t, l.nodes[i]->path);
+	xs_node_remove_child(parent, xs_path_basename(top->path));
+	late |= tree_put(s, t, parent);
+	parent = NULL;
+	for (i = 0; i < l.n; i++) {
+		if (t)
+			late |= txn_note_change(t, l.nodes[i]->path, i > 0,
+						l.nodes[i]);
+		else
+			watch_fire(s, l.nodes[i]->path, l.nodes[i], NULL,
+				   i > 0);
+	}
+	if (late)
+		log_warnx("tree: out of memory removing %s", top->path);
+out:
+	xs_node_free(parent);
+	for (i = 0; i < l.n; i++)
+		xs_node_free(l.nodes[i]);
+	free(l.nodes);
+	free(ppath);
+	return err;
 }

@@ -40,7 +40,7 @@ struct txn_entry {
 struct txn_change {
 	struct list_head link;
 	char *path;
-	bool recursive;
+	bool exact;
 	struct xs_node *removed; /* copy of a removed node, for its perms */
 };
 
@@ -191,11 +191,16 @@ int txn_delete(struct xs_store *s, struct xs_txn *t, const char *path)
 	return 0;
 }
 
-int txn_note_change(struct xs_txn *t, const char *path,
+int txn_note_change(struct xs_txn *t, const char *path, bool exact,
 		    const struct xs_node *removed)
 {
-	struct txn_change *ch = calloc(1, sizeof(*ch));
+	struct txn_change *ch;
 
+	/* One event per path, however often the transaction touched it. */
+	list_for_each_entry(ch, &t->changed, link)
+		if (!strcmp(ch->path, path))
+			return 0;
+	ch = calloc(1, sizeof(*ch));
 	if (!ch || !(ch->path = strdup(path)) ||
 	    (removed && !(ch->removed = xs_node_dup(removed)))) {
 		if (ch)
@@ -203,7 +208,7 @@ int txn_note_change(struct xs_txn *t, const char *path,
 		free(ch);
 		return -ENOMEM;
 	}
-	ch->recursive = removed != NULL;
+	ch->exact = exact;
 	list_add_tail(&ch->link, &t->changed);
 	return 0;
 }
@@ -272,7 +277,7 @@ int txn_end(struct xs_conn *c, struct xs_txn *t, bool commit)
 		if (!n)
 			n = xs_table_get(&s->nodes, ch->path,
 					 (uint32_t)strlen(ch->path));
-		watch_fire(s, ch->path, n, ch->recursive);
+		watch_fire(s, ch->path, n, NULL, ch->exact);
 	}
 out:
 	txn_free(t);

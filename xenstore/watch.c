@@ -2,7 +2,7 @@
 /*
  * Watches.  A watch on P fires for a change of P or of anything below it
  * (whole path components only).  Removing a subtree also fires watches set
- * below the removed node, each with its own path.  A watcher sees an event
+ * on exactly one of the removed nodes (tree_rm).  A watcher sees an event
  * only if it may read the node the event is about; the special "@" nodes
  * carry their own permissions (SET_PERMS on them), default dom0-only.
  */
@@ -102,17 +102,18 @@ int watch_send_event(struct xs_conn *c, const struct xs_watch *w,
 }
 
 static bool watch_may_see(struct xs_store *s, struct xs_conn *c,
-			  const struct xs_node *node)
+			  const struct xs_node *node,
+			  const struct xs_node *other)
 {
 	if (c->privileged)
 		return true;
-	if (!node)
-		return false;
-	return perms_for_conn(s, c, node) & XS_PERM_READ;
+	return (node && (perms_for_conn(s, c, node) & XS_PERM_READ)) ||
+	       (other && (perms_for_conn(s, c, other) & XS_PERM_READ));
 }
 
 void watch_fire(struct xs_store *s, const char *path,
-		const struct xs_node *node, bool recursive)
+		const struct xs_node *node, const struct xs_node *other,
+		bool exact)
 {
 	struct xs_conn *c;
 	struct xs_watch *w;
@@ -120,17 +121,13 @@ void watch_fire(struct xs_store *s, const char *path,
 	if (s->loading)
 		return;
 	list_for_each_entry(c, &s->conns, store_link) {
-		if (list_empty(&c->watches) || !watch_may_see(s, c, node))
+		if (list_empty(&c->watches) ||
+		    !watch_may_see(s, c, node, other))
 			continue;
 		list_for_each_entry(w, &c->watches, conn_link) {
-			const char *ev = NULL;
-
-			if (xs_path_is_child(path, w->path))
-				ev = path;
-			else if (recursive && xs_path_is_child(w->path, path))
-				ev = w->path;
-			if (ev)
-				(void)watch_send_event(c, w, ev);
+			if (exact ? !strcmp(path, w->path)
+				  : xs_path_is_child(path, w->path))
+				(void)watch_send_event(c, w, path);
 		}
 	}
 }
@@ -148,7 +145,8 @@ void watch_fire_special(struct xs_store *s, const char *name, uint32_t domid)
 	snprintf(one, sizeof(one), "%s/%u", name, domid);
 	node = xs_table_get(&s->nodes, name, (uint32_t)strlen(name));
 	list_for_each_entry(c, &s->conns, store_link) {
-		if (list_empty(&c->watches) || !watch_may_see(s, c, node))
+		if (list_empty(&c->watches) ||
+		    !watch_may_see(s, c, node, NULL))
 			continue;
 		list_for_each_entry(w, &c->watches, conn_link) {
 			if (!strcmp(w->path, name) || !strcmp(w->path, one))

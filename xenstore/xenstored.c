@@ -276,6 +276,7 @@ static void usage(FILE *f)
 		"RUNDIR/xenstored)\n"
 		"  --sync           fdatasync each batch of changes before "
 		"replying\n"
+		"  --keep-orphans   keep the nodes of a domain that died\n"
 		"  -Q NAME=VALUE    set a domain quota (nodes, node-size, "
 		"watches,\n"
 		"                   transactions, transaction-nodes, perms, "
@@ -292,6 +293,7 @@ struct options {
 	const char *rundir;
 	const char *datadir;
 	bool sync;
+	bool keep_orphans;
 	struct xs_quota quota;
 };
 
@@ -301,6 +303,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{"rundir", required_argument, NULL, 'r'},
 		{"data-dir", required_argument, NULL, 'd'},
 		{"sync", no_argument, NULL, 's'},
+		{"keep-orphans", no_argument, NULL, 'k'},
 		{"quota", required_argument, NULL, 'Q'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
@@ -321,6 +324,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case 's':
 			o->sync = true;
+			break;
+		case 'k':
+			o->keep_orphans = true;
 			break;
 		case 'Q':
 			if (xs_quota_parse(&o->quota, optarg)) {
@@ -436,6 +442,7 @@ int main(int argc, char **argv)
 		log_errx("xenstored: out of memory");
 		return 1;
 	}
+	xs_store_keep_orphans(xsd.store, o.keep_orphans);
 	rc = xs_store_open_journal(xsd.store, data, o.sync);
 	if (rc) {
 		errno = -rc;
