@@ -379,9 +379,8 @@ void tree_load_node(struct xs_store *s, struct xs_node *n)
 void tree_init_root(struct xs_store *s)
 {
 	static const struct xs_perm none0 = {.domid = 0, .access = 0};
-	static const char *const defaults[] = {
-		"/", "/tool", "/tool/xenstored", "/local", "/local/domain",
-		"/local/domain/0"};
+	static const char *const defaults[] = {"/", "/tool",
+					       "/tool/xenstored"};
 	unsigned int i;
 
 	/* The nodes Xen's C daemon starts with, in its order. */
