@@ -1,0 +1,1107 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests of the XenStore journal: what xs_store_commit() has written
+ * must survive the daemon being killed (the store is freed without a
+ * checkpoint and a new store loads the directory), damage at the tail of
+ * the log is dropped, a damaged snapshot is refused, one directory has one
+ * owner, and compaction keeps everything.
+ *
+ * The tests look inside tree.log and tree.snap to find their records,
+ * following the record layout in journal.c: a 16-byte header, then records
+ * of {u32 type, u32 len, len bytes, u32 crc} (types in journal.h), then
+ * zeros.  Each batch of changes in the log ends with a COMMIT record, and
+ * a snapshot ends with an END record holding its node count.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <cmocka.h>
+
+#include "internal.h"
+#include "journal.h"
+
+#define HDR_LEN ((uint32_t)sizeof(struct xsd_sockmsg))
+#define LOG_HDR_LEN 16u
+
+struct msg {
+	struct xsd_sockmsg hdr;
+	char body[XENSTORE_PAYLOAD_MAX + 1];
+};
+
+static uint32_t next_req_id = 1;
+static char last_error[32];
+static struct msg scratch;
+static char pbuf[XENSTORE_PAYLOAD_MAX + 64];
+
+static void noop_flush(struct xs_conn *c)
+{
+	(void)c;
+}
+
+static const struct xs_conn_ops test_ops = {.kind = "test",
+					    .flush = noop_flush};
+
+/* --- a temporary journal directory ------------------------------------- */
+
+static char *tmp_dir(void)
+{
+	const char *base = getenv("TMPDIR");
+	char *dir;
+
+	assert_true(asprintf(&dir, "%s/xs-journal-XXXXXX",
+			     base && *base ? base : "/tmp") > 0);
+	assert_non_null(mkdtemp(dir));
+	return dir;
+}
+
+static char *dir_file(const char *dir, const char *name)
+{
+	char *p;
+
+	assert_true(asprintf(&p, "%s/%s", dir, name) > 0);
+	return p;
+}
+
+static void rm_dir(char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	assert_non_null(d);
+	while ((de = readdir(d))) {
+		char *p;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		p = dir_file(dir, de->d_name);
+		unlink(p);
+		free(p);
+	}
+	closedir(d);
+	rmdir(dir);
+	free(dir);
+}
+
+static int dir_setup(void **state)
+{
+	*state = tmp_dir();
+	return 0;
+}
+
+static int dir_teardown(void **state)
+{
+	rm_dir(*state);
+	return 0;
+}
+
+static uint8_t *slurp(const char *dir, const char *name, size_t *len)
+{
+	char *p = dir_file(dir, name);
+	struct stat st;
+	uint8_t *data;
+	int fd = open(p, O_RDONLY);
+
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	data = malloc((size_t)st.st_size + 1);
+	assert_non_null(data);
+	assert_int_equal(read(fd, data, (size_t)st.st_size), st.st_size);
+	close(fd);
+	free(p);
+	*len = (size_t)st.st_size;
+	return data;
+}
+
+static void spill(const char *dir, const char *name, const void *data,
+		  size_t len)
+{
+	char *p = dir_file(dir, name);
+	int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, len), (ssize_t)len);
+	close(fd);
+	free(p);
+}
+
+/* Write `len` bytes at `off` of an existing file. */
+static void poke(const char *dir, const char *name, size_t off,
+		 const void *data, size_t len)
+{
+	char *p = dir_file(dir, name);
+	int fd = open(p, O_WRONLY);
+
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, data, len, (off_t)off), (ssize_t)len);
+	close(fd);
+	free(p);
+}
+
+/* A record of a journal file, as found by walk_records(). */
+struct jrec {
+	size_t off; /* where its header starts */
+	uint32_t type;
+	uint32_t len; /* of its body */
+};
+
+/*
+ * The valid records of a journal file (after its header), up to `max`;
+ * returns how many there are.
+ */
+static size_t walk_records(const uint8_t *data, size_t len, struct jrec *out,
+			   size_t max)
+{
+	size_t off = LOG_HDR_LEN, n = 0;
+
+	while (off + 12 <= len) {
+		uint32_t type, rlen, crc;
+
+		memcpy(&type, data + off, 4);
+		memcpy(&rlen, data + off + 4, 4);
+		if (!type || rlen > len - off - 12)
+			break;
+		memcpy(&crc, data + off + 8 + rlen, 4);
+		if ((uint32_t)crc32(0L, data + off, 8 + rlen) != crc)
+			break;
+		if (n < max)
+			out[n] = (struct jrec){off, type, rlen};
+		n++;
+		off += 12 + rlen;
+	}
+	return n;
+}
+
+/* The path of a NODE record (not NUL-terminated), and its length. */
+static const char *node_rec_path(const uint8_t *data, const struct jrec *r,
+				 uint32_t *plen)
+{
+	/* u64 gen, u32 pathlen, vlen, nperms, childlen, then the path. */
+	assert_int_equal(r->type, J_REC_NODE);
+	assert_true(r->len >= 24);
+	memcpy(plen, data + r->off + 8 + 8, 4);
+	assert_true(*plen <= r->len - 24);
+	return (const char *)data + r->off + 8 + 24;
+}
+
+static bool node_rec_is(const uint8_t *data, const struct jrec *r,
+			const char *path)
+{
+	uint32_t plen;
+	const char *p;
+
+	if (r->type != J_REC_NODE)
+		return false;
+	p = node_rec_path(data, r, &plen);
+	return plen == strlen(path) && !memcmp(p, path, plen);
+}
+
+/*
+ * Walk tree.log: the offset just past the last valid record, and the offset
+ * where the last record starts.
+ */
+static size_t log_end(const char *dir, size_t *last_start, uint64_t *seq)
+{
+	size_t len, off = LOG_HDR_LEN, last = 0;
+	uint8_t *data = slurp(dir, "tree.log", &len);
+
+	assert_true(len >= LOG_HDR_LEN);
+	if (seq)
+		memcpy(seq, data + 8, sizeof(*seq));
+	while (off + 12 <= len) {
+		uint32_t type, rlen, crc;
+
+		memcpy(&type, data + off, 4);
+		memcpy(&rlen, data + off + 4, 4);
+		if (!type || off + 12 + rlen > len)
+			break;
+		memcpy(&crc, data + off + 8 + rlen, 4);
+		if ((uint32_t)crc32(0L, data + off, 8 + rlen) != crc)
+			break;
+		last = off;
+		off += 12 + rlen;
+	}
+	free(data);
+	if (last_start)
+		*last_start = last;
+	return off;
+}
+
+/* --- stores and requests ----------------------------------------------- */
+
+static struct xs_store *store_open(const char *dir)
+{
+	struct xs_store *s = xs_store_new(NULL);
+
+	assert_non_null(s);
+	assert_int_equal(xs_store_open_journal(s, dir, false), 0);
+	return s;
+}
+
+static struct xs_conn *conn0(struct xs_store *s)
+{
+	struct xs_conn *c = xs_conn_new(s, 0, &test_ops, NULL);
+
+	assert_non_null(c);
+	return c;
+}
+
+static bool pop_msg(struct xs_conn *c, struct msg *m)
+{
+	size_t len;
+	const uint8_t *out = xs_conn_output(c, &len);
+
+	if (!len)
+		return false;
+	assert_true(len >= HDR_LEN);
+	memcpy(&m->hdr, out, HDR_LEN);
+	assert_true(len >= HDR_LEN + m->hdr.len);
+	memcpy(m->body, out + HDR_LEN, m->hdr.len);
+	m->body[m->hdr.len] = '\0';
+	xs_conn_output_done(c, HDR_LEN + m->hdr.len);
+	return true;
+}
+
+/* One request, its reply (events are skipped); NULL or the error name. */
+static const char *request(struct xs_conn *c, uint32_t type, uint32_t tx,
+			   const void *data, uint32_t len, struct msg *rep)
+{
+	struct xsd_sockmsg hdr = {
+		.type = type, .req_id = next_req_id++, .tx_id = tx, .len = len};
+	struct msg *m = rep ? rep : &scratch;
+	const char *res = NULL;
+	bool got = false;
+	size_t room = 0;
+	uint8_t *p = xs_conn_input_space(c, &room);
+
+	assert_non_null(p);
+	assert_true(room >= HDR_LEN + len);
+	memcpy(p, &hdr, HDR_LEN);
+	if (len)
+		memcpy(p + HDR_LEN, data, len);
+	assert_int_equal(xs_conn_input_done(c, HDR_LEN + len), 0);
+	while (!got && pop_msg(c, m)) {
+		if (m->hdr.type == XS_WATCH_EVENT)
+			continue;
+		got = true;
+		assert_int_equal(m->hdr.req_id, hdr.req_id);
+		if (m->hdr.type == XS_ERROR) {
+			snprintf(last_error, sizeof(last_error), "%.31s",
+				 m->body);
+			res = last_error;
+		} else {
+			assert_int_equal(m->hdr.type, type);
+		}
+	}
+	assert_true(got);
+	/* Drop what follows (events). */
+	while (pop_msg(c, &scratch))
+		;
+	return res;
+}
+
+#define assert_ok(expr)                                                        \
+	do {                                                                   \
+		const char *res_ = (expr);                                     \
+		if (res_)                                                      \
+			fail_msg("%s: expected success, got %s", #expr, res_); \
+	} while (0)
+
+#define assert_err(expr, name)                                                 \
+	do {                                                                   \
+		const char *res_ = (expr);                                     \
+		if (!res_)                                                     \
+			fail_msg("%s: expected %s, got success", #expr, name); \
+		if (strcmp(res_, name))                                        \
+			fail_msg("%s: expected %s, got %s", #expr, name,       \
+				 res_);                                        \
+	} while (0)
+
+static uint32_t pack(char *out, ...)
+{
+	uint32_t len = 0;
+	const char *s;
+	va_list ap;
+
+	va_start(ap, out);
+	while ((s = va_arg(ap, const char *))) {
+		size_t l = strlen(s) + 1;
+
+		memcpy(out + len, s, l);
+		len += (uint32_t)l;
+	}
+	va_end(ap);
+	return len;
+}
+
+static const char *op1(struct xs_conn *c, uint32_t type, uint32_t tx,
+		       const char *arg, struct msg *rep)
+{
+	return request(c, type, tx, pbuf, pack(pbuf, arg, NULL), rep);
+}
+
+static const char *xs_wrn(struct xs_conn *c, uint32_t tx, const char *path,
+			  const void *val, uint32_t vlen)
+{
+	uint32_t len = pack(pbuf, path, NULL);
+
+	assert_true(len + vlen <= sizeof(pbuf));
+	memcpy(pbuf + len, val, vlen);
+	return request(c, XS_WRITE, tx, pbuf, len + vlen, NULL);
+}
+
+static const char *xs_wr(struct xs_conn *c, uint32_t tx, const char *path,
+			 const char *val)
+{
+	return xs_wrn(c, tx, path, val, (uint32_t)strlen(val));
+}
+
+static const char *xs_setp(struct xs_conn *c, const char *path,
+			   const char *perms)
+{
+	uint32_t len = pack(pbuf, path, NULL), plen = (uint32_t)strlen(perms);
+	uint32_t i;
+
+	memcpy(pbuf + len, perms, plen + 1);
+	for (i = 0; i <= plen; i++)
+		if (pbuf[len + i] == ',')
+			pbuf[len + i] = '\0';
+	return request(c, XS_SET_PERMS, 0, pbuf, len + plen + 1, NULL);
+}
+
+static uint32_t xs_start(struct xs_conn *c)
+{
+	assert_ok(op1(c, XS_TRANSACTION_START, 0, "", &scratch));
+	return (uint32_t)strtoul(scratch.body, NULL, 10);
+}
+
+static void expect_readn(struct xs_conn *c, const char *path,
+			 const void *want, uint32_t wlen)
+{
+	const char *res = op1(c, XS_READ, 0, path, &scratch);
+
+	if (res)
+		fail_msg("read %s: %s", path, res);
+	if (scratch.hdr.len != wlen || memcmp(scratch.body, want, wlen))
+		fail_msg("read %s: got %u bytes \"%.*s\", want %u", path,
+			 scratch.hdr.len, (int)scratch.hdr.len, scratch.body,
+			 wlen);
+}
+
+static void expect_read(struct xs_conn *c, const char *path, const char *want)
+{
+	expect_readn(c, path, want, (uint32_t)strlen(want));
+}
+
+static void expect_missing(struct xs_conn *c, const char *path)
+{
+	assert_err(op1(c, XS_READ, 0, path, NULL), "ENOENT");
+}
+
+static void expect_reply(struct xs_conn *c, uint32_t type, const char *arg,
+			 const void *want, uint32_t wlen)
+{
+	assert_ok(op1(c, type, 0, arg, &scratch));
+	if (scratch.hdr.len != wlen || memcmp(scratch.body, want, wlen))
+		fail_msg("type %u %s: reply of %u bytes differs", type, arg,
+			 scratch.hdr.len);
+}
+
+/* The hypervisor registers the domain, then the toolstack introduces it. */
+static void introduce(struct xs_store *s, struct xs_conn *c, const char *domid)
+{
+	assert_int_equal(xs_domain_register(s, (uint32_t)atoi(domid)), 0);
+	assert_ok(request(c, XS_INTRODUCE, 0, pbuf,
+			  pack(pbuf, domid, "4660", "7", NULL), NULL));
+}
+
+static void commit_and_kill(struct xs_store *s)
+{
+	assert_int_equal(xs_store_commit(s), 0);
+	/* No checkpoint: what the daemon leaves behind after kill -9. */
+	xs_store_free(s);
+}
+
+/* === tests ============================================================= */
+
+static void test_survives_kill(void **state)
+{
+	static const char bin[] = {'a', '\0', 'b', '\0', '\0', 'c'};
+	const char *dir = *state;
+	struct xs_store *s = store_open(dir);
+	struct xs_conn *c = conn0(s);
+	struct xs_domain *d8;
+	struct xs_node *n;
+	uint32_t tx, nnodes5;
+
+	assert_ok(xs_wrn(c, 0, "/j/bin", bin, sizeof(bin)));
+	assert_ok(xs_wr(c, 0, "/j/empty", ""));
+	assert_ok(op1(c, XS_MKDIR, 0, "/j/dir", NULL));
+	assert_ok(xs_wr(c, 0, "/j/perm", "p"));
+	assert_ok(xs_setp(c, "/j/perm", "n0,r5,w7"));
+	assert_ok(xs_wr(c, 0, "/j/del", "x"));
+	assert_ok(op1(c, XS_RM, 0, "/j/del", NULL));
+	assert_ok(xs_wr(c, 0, "/j/sub/a/b", "1"));
+	assert_ok(xs_wr(c, 0, "/j/sub/c", "2"));
+	assert_ok(op1(c, XS_RM, 0, "/j/sub", NULL));
+	assert_ok(xs_wr(c, 0, "/j/over", "1"));
+	assert_ok(xs_wr(c, 0, "/j/over", "2"));
+	tx = xs_start(c);
+	assert_ok(xs_wr(c, tx, "/j/tc", "yes"));
+	assert_ok(op1(c, XS_RM, tx, "/j/over", NULL));
+	assert_ok(op1(c, XS_TRANSACTION_END, tx, "T", NULL));
+	tx = xs_start(c);
+	assert_ok(xs_wr(c, tx, "/j/ta", "no"));
+	assert_ok(op1(c, XS_RM, tx, "/j/bin", NULL));
+	assert_ok(op1(c, XS_TRANSACTION_END, tx, "F", NULL));
+	/* An open transaction dies with the daemon. */
+	tx = xs_start(c);
+	assert_ok(xs_wr(c, tx, "/j/open", "lost"));
+	/* Domains. */
+	introduce(s, c, "5");
+	introduce(s, c, "6");
+	introduce(s, c, "7");
+	assert_ok(op1(c, XS_RELEASE, 0, "6", NULL));
+	assert_ok(request(c, XS_SET_TARGET, 0, pbuf,
+			  pack(pbuf, "7", "5", NULL), NULL));
+	assert_ok(op1(c, XS_MKDIR, 0, "/local/domain/5", NULL));
+	assert_ok(xs_setp(c, "/local/domain/5", "n5"));
+	assert_ok(xs_wr(c, 0, "/local/domain/5/a", "1"));
+	assert_ok(xs_setp(c, "@introduceDomain", "n0,r5"));
+	nnodes5 = domain_get(s, 5)->nnodes;
+	/* Domain 8 dies: the nodes it owned go, and stay gone. */
+	introduce(s, c, "8");
+	assert_ok(op1(c, XS_MKDIR, 0, "/local/domain/8", NULL));
+	assert_ok(xs_setp(c, "/local/domain/8", "n8"));
+	assert_ok(xs_wr(c, 0, "/local/domain/8/x/y", "8"));
+	assert_ok(xs_wr(c, 0, "/j/by8", "8"));
+	assert_ok(xs_setp(c, "/j/by8", "n8"));
+	xs_domain_unregister(s, 8);
+	expect_missing(c, "/j/by8");
+	expect_missing(c, "/local/domain/8");
+	commit_and_kill(s);
+
+	s = store_open(dir);
+	c = conn0(s);
+	expect_readn(c, "/j/bin", bin, sizeof(bin));
+	expect_read(c, "/j/empty", "");
+	expect_read(c, "/j/dir", "");
+	expect_read(c, "/j/perm", "p");
+	assert_ok(op1(c, XS_GET_PERMS, 0, "/j/perm", &scratch));
+	assert_int_equal(scratch.hdr.len, sizeof("n0\0r5\0w7"));
+	assert_memory_equal(scratch.body, "n0\0r5\0w7", sizeof("n0\0r5\0w7"));
+	expect_missing(c, "/j/del");
+	expect_missing(c, "/j/sub");
+	expect_missing(c, "/j/sub/a");
+	expect_missing(c, "/j/sub/a/b");
+	assert_null(xs_table_get(&s->nodes, "/j/sub/a/b", 10));
+	expect_missing(c, "/j/over");
+	expect_read(c, "/j/tc", "yes");
+	expect_missing(c, "/j/ta");
+	expect_missing(c, "/j/open");
+	/* Children in their order, without the removed ones. */
+	assert_ok(op1(c, XS_DIRECTORY, 0, "/j", &scratch));
+	assert_int_equal(scratch.hdr.len, sizeof("bin\0empty\0dir\0perm\0tc"));
+	assert_memory_equal(scratch.body, "bin\0empty\0dir\0perm\0tc",
+			    sizeof("bin\0empty\0dir\0perm\0tc"));
+	/* The defaults are still there. */
+	expect_read(c, "/tool/xenstored", "");
+	expect_reply(c, XS_IS_DOMAIN_INTRODUCED, "5", "T", 2);
+	expect_reply(c, XS_IS_DOMAIN_INTRODUCED, "6", "F", 2);
+	expect_reply(c, XS_IS_DOMAIN_INTRODUCED, "7", "T", 2);
+	expect_reply(c, XS_IS_DOMAIN_INTRODUCED, "8", "F", 2);
+	expect_missing(c, "/j/by8");
+	expect_missing(c, "/local/domain/8");
+	expect_missing(c, "/local/domain/8/x/y");
+	assert_null(xs_table_get(&s->nodes, "/local/domain/8/x/y", 19));
+	expect_reply(c, XS_DIRECTORY, "/local/domain", "5", 2);
+	/* Nothing of 8 is left alive or counted. */
+	d8 = domain_get(s, 8);
+	assert_true(!d8 || (!d8->introduced && !d8->registered && !d8->nnodes));
+	assert_non_null(domain_get(s, 7));
+	assert_int_equal(domain_get(s, 7)->target, 5);
+	assert_int_equal(domain_get(s, 5)->nnodes, nnodes5);
+	n = xs_table_get(&s->nodes, "@introduceDomain", 16);
+	assert_non_null(n);
+	assert_int_equal(n->nperms, 2);
+	assert_int_equal(n->perms[1].domid, 5);
+	assert_int_equal(n->perms[1].access, XS_PERM_READ);
+	/* The store goes on from there. */
+	assert_ok(xs_wr(c, 0, "/j/after", "a"));
+	commit_and_kill(s);
+
+	s = store_open(dir);
+	c = conn0(s);
+	expect_read(c, "/j/after", "a");
+	expect_read(c, "/j/tc", "yes");
+	expect_reply(c, XS_IS_DOMAIN_INTRODUCED, "5", "T", 2);
+	xs_store_free(s);
+}
+
+static void test_sync_mode(void **state)
+{
+	const char *dir = *state;
+	struct xs_store *s = xs_store_new(NULL);
+	struct xs_conn *c;
+
+	assert_int_equal(xs_store_open_journal(s, dir, true), 0);
+	c = conn0(s);
+	assert_ok(xs_wr(c, 0, "/s", "synced"));
+	/* The flush path commits before handing output over. */
+	xs_store_flush(s);
+	xs_store_free(s);
+	s = store_open(dir);
+	expect_read(conn0(s), "/s", "synced");
+	xs_store_free(s);
+}
+
+/* Two committed batches; returns the offset where the second begins. */
+static size_t two_batches(const char *dir)
+{
+	struct xs_store *s = store_open(dir);
+	struct xs_conn *c = conn0(s);
+	size_t mid;
+
+	assert_ok(xs_wr(c, 0, "/t/a", "1"));
+	assert_ok(xs_wr(c, 0, "/t/b", "2"));
+	assert_int_equal(xs_store_commit(s), 0);
+	mid = log_end(dir, NULL, NULL);
+	assert_ok(xs_wr(c, 0, "/t/c", "3"));
+	commit_and_kill(s);
+	assert_true(log_end(dir, NULL, NULL) > mid);
+	return mid;
+}
+
+/*
+ * After damage to the log's tail: /t/a and /t/b (first batch) are there,
+ * /t/c (second batch) as `c_kept` says, and the store carries on.
+ */
+static void check_after_damage(const char *dir, bool c_kept)
+{
+	struct xs_store *s = store_open(dir);
+	struct xs_conn *c = conn0(s);
+
+	expect_read(c, "/t/a", "1");
+	expect_read(c, "/t/b", "2");
+	if (c_kept)
+		expect_read(c, "/t/c", "3");
+	else
+		expect_missing(c, "/t/c");
+	/* The reopened store writes a clean log again. */
+	assert_ok(xs_wr(c, 0, "/t/d", "4"));
+	commit_and_kill(s);
+	s = store_open(dir);
+	c = conn0(s);
+	expect_read(c, "/t/a", "1");
+	expect_read(c, "/t/d", "4");
+	if (!c_kept)
+		expect_missing(c, "/t/c");
+	xs_store_free(s);
+}
+
+/*
+ * The tree after damage is whole: /t lists exactly what exists.  Nothing
+ * is committed, so the directory is left as the load found it.
+ */
+static void check_tree_whole(const char *dir, bool c_kept)
+{
+	struct xs_store *s = store_open(dir);
+	struct xs_conn *c = conn0(s);
+
+	if (c_kept)
+		expect_reply(c, XS_DIRECTORY, "/t", "a\0b\0c", 6);
+	else
+		expect_reply(c, XS_DIRECTORY, "/t", "a\0b", 4);
+	/* Creating /t/c now lists it once. */
+	assert_ok(xs_wr(c, 0, "/t/c", "5"));
+	expect_reply(c, XS_DIRECTORY, "/t", "a\0b\0c", 6);
+	xs_store_free(s);
+}
+
+static void test_torn_tail_garbage(void **state)
+{
+	const char *dir = *state;
+	uint8_t junk[200];
+	uint32_t hdr[2] = {1 /* a node */, 150};
+	size_t end, i;
+
+	(void)two_batches(dir);
+	end = log_end(dir, NULL, NULL);
+	/* A record header whose body and CRC never made it. */
+	for (i = 0; i < sizeof(junk); i++)
+		junk[i] = (uint8_t)(i * 37 + 11);
+	memcpy(junk, hdr, sizeof(hdr));
+	poke(dir, "tree.log", end, junk, sizeof(junk));
+	check_after_damage(dir, true);
+}
+
+static void test_torn_tail_random(void **state)
+{
+	const char *dir = *state;
+	uint8_t junk[4096];
+	size_t end, i;
+
+	(void)two_batches(dir);
+	end = log_end(dir, NULL, NULL);
+	/* Random bytes, a huge length field first. */
+	srand(1);
+	for (i = 0; i < sizeof(junk); i++)
+		junk[i] = (uint8_t)rand();
+	junk[0] = 2;
+	memset(junk + 4, 0xff, 4);
+	poke(dir, "tree.log", end, junk, sizeof(junk));
+	check_after_damage(dir, true);
+}
+
+/*
+ * The second batch of two_batches(), which wrote /t/c, is the record of /t
+ * (which now lists "c"), the record of /t/c and a COMMIT.  Find them.
+ */
+static void second_batch(const char *dir, size_t mid, struct jrec *t,
+			 struct jrec *tc, struct jrec *commit)
+{
+	struct jrec r[64];
+	size_t len, n;
+	uint8_t *data = slurp(dir, "tree.log", &len);
+
+	n = walk_records(data, len, r, 64);
+	assert_true(n >= 4 && n <= 64);
+	*t = r[n - 3];
+	*tc = r[n - 2];
+	*commit = r[n - 1];
+	assert_int_equal(t->off, mid);
+	assert_true(node_rec_is(data, t, "/t"));
+	assert_true(node_rec_is(data, tc, "/t/c"));
+	assert_int_equal(commit->type, J_REC_COMMIT);
+	assert_int_equal(commit->len, 0);
+	free(data);
+}
+
+static void truncate_log(const char *dir, size_t at)
+{
+	char *p = dir_file(dir, "tree.log");
+
+	assert_int_equal(truncate(p, (off_t)at), 0);
+	free(p);
+}
+
+/* Each batch of changes ends with a COMMIT record, and only a batch. */
+static void test_log_batches_commit(void **state)
+{
+	const char *dir = *state;
+	struct jrec r[64], t, tc, commit;
+	struct xs_store *s;
+	size_t len, n, i, mid, ncommit = 0;
+	uint8_t *data;
+
+	mid = two_batches(dir);
+	second_batch(dir, mid, &t, &tc, &commit);
+	data = slurp(dir, "tree.log", &len);
+	n = walk_records(data, len, r, 64);
+	for (i = 0; i < n; i++) {
+		if (r[i].type != J_REC_COMMIT)
+			continue;
+		ncommit++;
+		/* The first batch ends where the second begins. */
+		if (ncommit == 1)
+			assert_int_equal(r[i].off + 12, mid);
+	}
+	assert_int_equal(ncommit, 2);
+	assert_int_equal(commit.off + 12, log_end(dir, NULL, NULL));
+	free(data);
+
+	/* A commit with nothing to write writes nothing, not even a
+	 * COMMIT (the open rewrote the log: measure after it). */
+	s = store_open(dir);
+	len = log_end(dir, NULL, NULL);
+	assert_int_equal(xs_store_commit(s), 0);
+	assert_int_equal(xs_store_commit(s), 0);
+	assert_int_equal(log_end(dir, NULL, NULL), len);
+	xs_store_free(s);
+}
+
+/* Cut inside the COMMIT that closes the second batch. */
+static void test_torn_tail_truncated(void **state)
+{
+	const char *dir = *state;
+	struct jrec t, tc, commit;
+
+	second_batch(dir, two_batches(dir), &t, &tc, &commit);
+	truncate_log(dir, commit.off + 7);
+	check_after_damage(dir, false);
+}
+
+/*
+ * A batch cut in the middle must not leave half a change: here the record
+ * of /t (which now lists "c") made it and the record of /t/c did not.
+ * Replay takes whole batches only, so neither is applied.
+ */
+static void test_torn_batch_tree_whole(void **state)
+{
+	const char *dir = *state;
+	struct jrec t, tc, commit;
+
+	second_batch(dir, two_batches(dir), &t, &tc, &commit);
+	truncate_log(dir, tc.off + 12 + tc.len - 3);
+	check_tree_whole(dir, false);
+}
+
+/* Every record of the batch made it but its COMMIT did not. */
+static void test_torn_batch_no_commit(void **state)
+{
+	const char *dir = *state;
+	struct jrec t, tc, commit;
+
+	second_batch(dir, two_batches(dir), &t, &tc, &commit);
+	truncate_log(dir, commit.off);
+	check_tree_whole(dir, false);
+	check_after_damage(dir, false);
+}
+
+/* The records are all there, but a byte of the COMMIT is wrong. */
+static void test_torn_batch_bad_commit(void **state)
+{
+	const char *dir = *state;
+	struct jrec t, tc, commit;
+	uint8_t *data, bad;
+	size_t len;
+
+	second_batch(dir, two_batches(dir), &t, &tc, &commit);
+	data = slurp(dir, "tree.log", &len);
+	bad = data[commit.off + 9] ^ 0x5a; /* in its CRC */
+	free(data);
+	poke(dir, "tree.log", commit.off + 9, &bad, 1);
+	check_tree_whole(dir, false);
+}
+
+static void test_torn_tail_zeroed(void **state)
+{
+	const char *dir = *state;
+	static uint8_t zeros[4096];
+	size_t mid;
+
+	/* The second batch's pages never reached the disk. */
+	mid = two_batches(dir);
+	poke(dir, "tree.log", mid, zeros, sizeof(zeros));
+	check_tree_whole(dir, false);
+	check_after_damage(dir, false);
+}
+
+static void test_garbage_appended(void **state)
+{
+	const char *dir = *state;
+	static const char junk[] = "this is not a journal record at all";
+	char *p;
+	int fd;
+
+	(void)two_batches(dir);
+	p = dir_file(dir, "tree.log");
+	fd = open(p, O_WRONLY | O_APPEND);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, junk, sizeof(junk)), (ssize_t)sizeof(junk));
+	close(fd);
+	free(p);
+	check_after_damage(dir, true);
+}
+
+static void test_bad_record_valid_crc(void **state)
+{
+	const char *dir = *state;
+	uint8_t rec[64];
+	uint32_t h[2] = {1 /* a node */, 8}, crc;
+	size_t end;
+
+	(void)two_batches(dir);
+	end = log_end(dir, NULL, NULL);
+	/* Well framed and checksummed, but too short to be a node. */
+	memcpy(rec, h, 8);
+	memset(rec + 8, 0xab, 8);
+	crc = (uint32_t)crc32(0L, rec, 16);
+	memcpy(rec + 16, &crc, 4);
+	poke(dir, "tree.log", end, rec, 20);
+	check_after_damage(dir, true);
+}
+
+/* The snapshot's END record: its records' count. */
+static struct jrec snap_end(const uint8_t *snap, size_t len)
+{
+	struct jrec r[256];
+	size_t n = walk_records(snap, len, r, 256);
+
+	assert_true(n >= 2 && n <= 256);
+	assert_int_equal(r[n - 1].type, J_REC_END);
+	assert_int_equal(r[n - 1].len, 8);
+	assert_int_equal(r[n - 1].off + 20, len);
+	return r[n - 1];
+}
+
+/* Write the snapshot with its END count one higher, CRC fixed up. */
+static void snap_bad_count(const char *dir, const uint8_t *snap, size_t len,
+			   uint8_t *bad)
+{
+	struct jrec end = snap_end(snap, len);
+	uint64_t count;
+	uint32_t crc;
+
+	memcpy(bad, snap, len);
+	memcpy(&count, bad + end.off + 8, 8);
+	count++;
+	memcpy(bad + end.off + 8, &count, 8);
+	crc = (uint32_t)crc32(0L, bad + end.off, 16);
+	memcpy(bad + end.off + 16, &crc, 4);
+	spill(dir, "tree.snap", bad, len);
+}
+
+/* Write the snapshot without the NODE record of `path`. */
+static void snap_drop_node(const char *dir, const uint8_t *snap, size_t len,
+			   uint8_t *bad, const char *path)
+{
+	struct jrec r[256];
+	size_t n = walk_records(snap, len, r, 256), i, rl;
+
+	(void)snap_end(snap, len);
+	for (i = 0; i < n; i++)
+		if (node_rec_is(snap, &r[i], path))
+			break;
+	assert_true(i < n);
+	rl = 12 + r[i].len;
+	memcpy(bad, snap, r[i].off);
+	memcpy(bad + r[i].off, snap + r[i].off + rl, len - r[i].off - rl);
+	/* Still a sequence of valid records ending in END. */
+	assert_int_equal(walk_records(bad, len - rl, r, 256), n - 1);
+	spill(dir, "tree.snap", bad, len - rl);
+}
+
+static void test_corrupt_snapshot(void **state)
+{
+	const char *dir = *state;
+	struct xs_store *s = store_open(dir);
+	struct xs_conn *c = conn0(s);
+	uint8_t *snap, *bad;
+	size_t len;
+	int i;
+
+	for (i = 0; i < 50; i++) {
+		char path[32];
+
+		snprintf(path, sizeof(path), "/snap/n%d", i);
+		assert_ok(xs_wr(c, 0, path, "value"));
+	}
+	assert_int_equal(xs_store_checkpoint(s), 0);
+	xs_store_free(s);
+	snap = slurp(dir, "tree.snap", &len);
+	assert_true(len > 1000);
+	bad = malloc(len);
+	assert_non_null(bad);
+
+	/* One flipped byte in the middle. */
+	memcpy(bad, snap, len);
+	bad[len / 2] ^= 0x40;
+	spill(dir, "tree.snap", bad, len);
+	s = xs_store_new(NULL);
+	assert_int_equal(xs_store_open_journal(s, dir, false), -EINVAL);
+	xs_store_free(s);
+
+	/* Cut short: no end record. */
+	spill(dir, "tree.snap", snap, len / 3);
+	s = xs_store_new(NULL);
+	assert_int_equal(xs_store_open_journal(s, dir, false), -EINVAL);
+	xs_store_free(s);
+
+	/* Not a snapshot at all. */
+	memcpy(bad, snap, len);
+	memcpy(bad, "XXXX", 4);
+	spill(dir, "tree.snap", bad, len);
+	s = xs_store_new(NULL);
+	assert_int_equal(xs_store_open_journal(s, dir, false), -EINVAL);
+	xs_store_free(s);
+
+	/* Shorter than a header. */
+	spill(dir, "tree.snap", snap, 5);
+	s = xs_store_new(NULL);
+	assert_int_equal(xs_store_open_journal(s, dir, false), -EINVAL);
+	xs_store_free(s);
+
+	/* Every record intact, but the END's node count is wrong. */
+	snap_bad_count(dir, snap, len, bad);
+	s = xs_store_new(NULL);
+	assert_int_equal(xs_store_open_journal(s, dir, false), -EINVAL);
+	xs_store_free(s);
+
+	/* A whole, well checksummed record missing from the middle. */
+	snap_drop_node(dir, snap, len, bad, "/snap/n7");
+	s = xs_store_new(NULL);
+	assert_int_equal(xs_store_open_journal(s, dir, false), -EINVAL);
+	xs_store_free(s);
+
+	/* A failed open leaves the directory unlocked and unharmed. */
+	spill(dir, "tree.snap", snap, len);
+	s = store_open(dir);
+	expect_read(conn0(s), "/snap/n49", "value");
+	xs_store_free(s);
+	free(bad);
+	free(snap);
+}
+
+static void test_busy(void **state)
+{
+	const char *dir = *state;
+	struct xs_store *s1 = store_open(dir), *s2 = xs_store_new(NULL);
+
+	assert_ok(xs_wr(conn0(s1), 0, "/owner", "s1"));
+	assert_int_equal(xs_store_commit(s1), 0);
+	assert_int_equal(xs_store_open_journal(s2, dir, false), -EBUSY);
+	/* The loser did not touch the directory. */
+	xs_store_free(s2);
+	xs_store_free(s1);
+	s2 = store_open(dir);
+	expect_read(conn0(s2), "/owner", "s1");
+	xs_store_free(s2);
+}
+
+static void test_checkpoint(void **state)
+{
+	const char *dir = *state;
+	struct xs_store *s = store_open(dir);
+	struct xs_conn *c = conn0(s);
+	uint64_t seq1, seq2;
+	char *p;
+
+	assert_ok(xs_wr(c, 0, "/cp/a", "1"));
+	assert_ok(xs_wr(c, 0, "/cp/gone", "1"));
+	assert_ok(op1(c, XS_RM, 0, "/cp/gone", NULL));
+	introduce(s, c, "9");
+	assert_int_equal(xs_store_commit(s), 0);
+	(void)log_end(dir, NULL, &seq1);
+	assert_int_equal(xs_store_checkpoint(s), 0);
+	/* A new snapshot and an empty log that belongs to it. */
+	assert_int_equal(log_end(dir, NULL, &seq2), LOG_HDR_LEN);
+	assert_true(seq2 > seq1);
+	xs_store_free(s);
+
+	/* Everything is in the snapshot: the log is not needed. */
+	p = dir_file(dir, "tree.log");
+	assert_int_equal(unlink(p), 0);
+	free(p);
+	s = store_open(dir);
+	c = conn0(s);
+	expect_read(c, "/cp/a", "1");
+	expect_missing(c, "/cp/gone");
+	expect_reply(c, XS_IS_DOMAIN_INTRODUCED, "9", "T", 2);
+	/* Changes after a checkpoint go to the log. */
+	assert_int_equal(xs_store_checkpoint(s), 0);
+	assert_ok(xs_wr(c, 0, "/cp/b", "2"));
+	assert_ok(op1(c, XS_RM, 0, "/cp/a", NULL));
+	commit_and_kill(s);
+	s = store_open(dir);
+	c = conn0(s);
+	expect_read(c, "/cp/b", "2");
+	expect_missing(c, "/cp/a");
+	xs_store_free(s);
+}
+
+static void test_stale_log_ignored(void **state)
+{
+	const char *dir = *state;
+	struct xs_store *s = store_open(dir);
+	struct xs_conn *c = conn0(s);
+	uint8_t *old;
+	size_t len;
+
+	assert_ok(xs_wr(c, 0, "/x", "old"));
+	assert_int_equal(xs_store_commit(s), 0);
+	old = slurp(dir, "tree.log", &len);
+	assert_ok(xs_wr(c, 0, "/x", "new"));
+	assert_int_equal(xs_store_checkpoint(s), 0);
+	xs_store_free(s);
+	/* A crash between the snapshot and the new log leaves the old log,
+	 * whose records are already in the snapshot (and older). */
+	spill(dir, "tree.log", old, len);
+	s = store_open(dir);
+	expect_read(conn0(s), "/x", "new");
+	xs_store_free(s);
+	free(old);
+}
+
+static void test_compaction(void **state)
+{
+	enum { KEYS = 40, VLEN = 3000, WRITES = 6200 };
+	const char *dir = *state;
+	struct xs_store *s = store_open(dir);
+	struct xs_conn *c = conn0(s);
+	static char val[VLEN + 1];
+	char path[32];
+	uint64_t seq0, seq;
+	size_t end;
+	int i;
+
+	(void)log_end(dir, NULL, &seq0);
+	for (i = 0; i < WRITES; i++) {
+		snprintf(path, sizeof(path), "/big/k%d", i % KEYS);
+		memset(val, 'a' + i % 26, VLEN);
+		snprintf(val, sizeof(val), "%d:", i);
+		val[strlen(val)] = '-';
+		assert_ok(xs_wrn(c, 0, path, val, VLEN));
+		/* As the daemon does after each batch. */
+		xs_store_flush(s);
+	}
+	/* More than 16 MiB went through the log, so it was compacted. */
+	end = log_end(dir, NULL, &seq);
+	assert_true(seq > seq0);
+	assert_true(end < (size_t)WRITES * VLEN / 2);
+	assert_ok(xs_wr(c, 0, "/big/last", "L"));
+	commit_and_kill(s);
+
+	s = store_open(dir);
+	c = conn0(s);
+	for (i = WRITES - KEYS; i < WRITES; i++) {
+		snprintf(path, sizeof(path), "/big/k%d", i % KEYS);
+		memset(val, 'a' + i % 26, VLEN);
+		snprintf(val, sizeof(val), "%d:", i);
+		val[strlen(val)] = '-';
+		expect_readn(c, path, val, VLEN);
+	}
+	expect_read(c, "/big/last", "L");
+	assert_ok(op1(c, XS_DIRECTORY, 0, "/big", &scratch));
+	assert_int_equal(scratch.body[0], 'k');
+	xs_store_free(s);
+}
+
+/* Each test gets a fresh directory, removed even when the test fails. */
+#define DIR_TEST(fn)                                                           \
+	cmocka_unit_test_setup_teardown(fn, dir_setup, dir_teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		DIR_TEST(test_survives_kill),
+		DIR_TEST(test_sync_mode),
+		DIR_TEST(test_torn_tail_garbage),
+		DIR_TEST(test_torn_tail_random),
+		DIR_TEST(test_log_batches_commit),
+		DIR_TEST(test_torn_tail_truncated),
+		DIR_TEST(test_torn_batch_tree_whole),
+		DIR_TEST(test_torn_batch_no_commit),
+		DIR_TEST(test_torn_batch_bad_commit),
+		DIR_TEST(test_torn_tail_zeroed),
+		DIR_TEST(test_garbage_appended),
+		DIR_TEST(test_bad_record_valid_crc),
+		DIR_TEST(test_corrupt_snapshot),
+		DIR_TEST(test_busy),
+		DIR_TEST(test_checkpoint),
+		DIR_TEST(test_stale_log_ignored),
+		DIR_TEST(test_compaction),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
