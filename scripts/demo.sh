@@ -29,9 +29,11 @@ say "xenstored in $RUNDIR"
 start
 say "Xen's tools against it (XENSTORED_PATH=$XENSTORED_PATH)"
 run xenstore-write /vm/demo/name demo-guest /vm/demo/memory 256
-run xenstore-write /local/domain/7/device/vbd/51712/state 1
-run xenstore-chmod /local/domain/7 n7 r0
-run xenstore-ls -p /local/domain/7
+run xenstore-write /local/domain/0/device/vbd/51712/state 1
+run xenstore-chmod /vm/demo n0 r0
+run xenstore-ls -p /
+say "an owner that is not a running domain is refused, as Xen does"
+run xenstore-chmod /vm/demo n7 || true
 run xenstore-read /vm/demo/name
 run xenstore-list /vm/demo
 say "a watch sees a change"

@@ -494,6 +494,23 @@ out:
 	return rc;
 }
 
+/*
+ * Take the first-write faults of a new stretch of the log now rather than
+ * in the middle of a request: on ext4 each one starts a journal handle and
+ * can wait for a commit, a millisecond or more.  Best effort (Linux 5.14+).
+ */
+static void log_prefault(struct xs_journal *j, size_t from, size_t to)
+{
+#ifdef MADV_POPULATE_WRITE
+	if (j->map && to > from)
+		(void)madvise(j->map + from, to - from, MADV_POPULATE_WRITE);
+#else
+	(void)j;
+	(void)from;
+	(void)to;
+#endif
+}
+
 static int log_grow(struct xs_journal *j, size_t need)
 {
 	size_t want = j->alloc;
@@ -509,6 +526,7 @@ static int log_grow(struct xs_journal *j, size_t need)
 	rc = posix_fallocate(j->log_fd, 0, (off_t)want);
 	if (rc)
 		return -rc;
+	log_prefault(j, j->alloc, want);
 	j->alloc = want;
 	return 0;
 }
@@ -562,6 +580,7 @@ static int log_create(struct xs_journal *j, uint64_t seq)
 	fd = -1;
 	j->off = sizeof(hdr);
 	j->alloc = J_CHUNK;
+	log_prefault(j, 0, J_CHUNK);
 	j->seq = seq;
 out:
 	if (map != MAP_FAILED)
