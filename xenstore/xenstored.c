@@ -18,14 +18,10 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
-#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
-
-#include <linux/sched.h>
-#include <linux/sched/types.h>
 
 #include "../common/log.h"
 #include "daemon.h"
@@ -281,8 +277,6 @@ static void usage(FILE *f)
 		"  --sync           fdatasync each batch of changes before "
 		"replying\n"
 		"  --keep-orphans   keep the nodes of a domain that died\n"
-		"  --sched-slice-us N  scheduler time slice (default 100; 0 = "
-		"the kernel's)\n"
 		"  -Q NAME=VALUE    set a domain quota (nodes, node-size, "
 		"watches,\n"
 		"                   transactions, transaction-nodes, perms, "
@@ -300,7 +294,6 @@ struct options {
 	const char *datadir;
 	bool sync;
 	bool keep_orphans;
-	unsigned int slice_us;
 	struct xs_quota quota;
 };
 
@@ -311,14 +304,12 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{"data-dir", required_argument, NULL, 'd'},
 		{"sync", no_argument, NULL, 's'},
 		{"keep-orphans", no_argument, NULL, 'k'},
-		{"sched-slice-us", required_argument, NULL, 'S'},
 		{"quota", required_argument, NULL, 'Q'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	int ch;
 
-	o->slice_us = 100;
 	o->rundir = getenv("XENIA_RUNDIR");
 	if (!o->rundir || !*o->rundir)
 		o->rundir = "/run/xenia";
@@ -337,20 +328,6 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case 'k':
 			o->keep_orphans = true;
 			break;
-		case 'S': {
-			char *end;
-			unsigned long v = strtoul(optarg, &end, 10);
-
-			/* The kernel accepts 100 us .. 100 ms; 0 = default. */
-			if (*end || !*optarg || (v && (v < 100 || v > 100000))) {
-				fprintf(stderr,
-					"xenstored: --sched-slice-us wants 0 "
-					"or 100..100000\n");
-				return -EINVAL;
-			}
-			o->slice_us = (unsigned int)v;
-			break;
-		}
 		case 'Q':
 			if (xs_quota_parse(&o->quota, optarg)) {
 				fprintf(stderr,
@@ -376,28 +353,6 @@ static int parse_args(int argc, char **argv, struct options *o)
 		return -EINVAL;
 	}
 	return 0;
-}
-
-/*
- * Ask the scheduler (EEVDF, Linux 6.12 and later) for a short time slice.
- * Every reply wakes a client; with the default slice a woken client
- * preempts us at once, so each reply of a batch costs two context
- * switches.  With a short slice our deadline comes first and the batch
- * goes out before the clients run.  Best effort: older kernels ignore it.
- */
-static void sched_short_slice(unsigned int us)
-{
-	struct sched_attr attr = {
-		.size = sizeof(attr),
-		.sched_policy = SCHED_NORMAL,
-		.sched_runtime = (uint64_t)us * 1000,
-	};
-
-	if (!us)
-		return;
-	if (syscall(SYS_sched_setattr, 0, &attr, 0))
-		log_debug("xenstored: no custom time slice: %s",
-			  strerror(errno));
 }
 
 static int write_pidfile(const char *path)
@@ -511,7 +466,6 @@ int main(int argc, char **argv)
 		errno = -rc;
 		log_warn("xenstored: cannot write %s", pid);
 	}
-	sched_short_slice(o.slice_us);
 	log_info("xenstored: serving %s", sock);
 	rc = run_loop();
 	/* A clean stop leaves a fresh snapshot and an empty log. */
