@@ -135,7 +135,8 @@ static void domain_remove_orphans(struct xs_store *s, uint32_t domid)
 	if (l.failed)
 		log_warnx("domain %u: out of memory removing its nodes", domid);
 	/* Shallowest first: removing it takes the deeper ones along. */
-	qsort(l.paths, l.n, sizeof(*l.paths), path_len_cmp);
+	if (l.n)
+		qsort(l.paths, l.n, sizeof(*l.paths), path_len_cmp);
 	for (i = 0; i < l.n; i++) {
 		const struct xs_node *n = xs_table_get(
 			&s->nodes, l.paths[i], (uint32_t)strlen(l.paths[i]));

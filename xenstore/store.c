@@ -136,6 +136,7 @@ void xs_store_free(struct xs_store *s)
 	journal_close(s);
 	xs_table_destroy(&s->nodes, xs_node_free);
 	for (i = 0; i < XS_DOMID_LIMIT; i++)
-		free(s->domains[i]);
+		if (s->domains[i])
+			free(s->domains[i]);
 	free(s);
 }
