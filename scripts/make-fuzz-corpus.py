@@ -1,0 +1,297 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""Write the seed corpora of the fuzz harnesses (fuzz/*.c).
+
+    make-fuzz-corpus.py OUTDIR
+
+creates OUTDIR/fuzz_wire, OUTDIR/fuzz_ring and OUTDIR/fuzz_journal with a
+few small inputs each, in the input formats described at the top of each
+harness.  The seeds are generated, not committed: scripts/run-fuzz.sh calls
+this when a corpus directory is missing.  Standard library only.
+"""
+import os
+import struct
+import sys
+import zlib
+
+# xs_wire.h message types
+XS_CONTROL, XS_DIRECTORY, XS_READ, XS_GET_PERMS, XS_WATCH, XS_UNWATCH = range(6)
+XS_TRANSACTION_START, XS_TRANSACTION_END, XS_INTRODUCE, XS_RELEASE = range(6, 10)
+XS_GET_DOMAIN_PATH, XS_WRITE, XS_MKDIR, XS_RM, XS_SET_PERMS = range(10, 15)
+XS_IS_DOMAIN_INTRODUCED, XS_RESUME, XS_SET_TARGET = 17, 18, 19
+XS_RESET_WATCHES, XS_DIRECTORY_PART = 21, 22
+
+
+def z(*parts):
+    """NUL-terminated strings, concatenated: the wire's argument lists."""
+    return b"".join(p.encode() + b"\0" for p in parts)
+
+
+def wv(path, value):
+    """A WRITE payload: the path's NUL, then the value without one."""
+    return path.encode() + b"\0" + value.encode()
+
+
+# --- fuzz_wire: (selector, action) chunks -------------------------------
+
+DOM0, DOM1, DOM2 = 0, 1, 2
+A_RAW, A_MSG, A_DRAIN, A_DRAIN_ALL, A_LIFE = 0, 2, 5, 6, 7
+
+
+def w_msg(conn, mtype, payload=b"", tx=0):
+    return bytes([conn + 3 * A_MSG, mtype, tx]) + \
+        struct.pack("<H", len(payload)) + payload
+
+
+def w_raw(conn, data):
+    assert len(data) < 256
+    return bytes([conn + 3 * A_RAW, len(data)]) + data
+
+
+def w_drain(conn, n=0):
+    return bytes([conn + 3 * A_DRAIN, n])
+
+
+def w_drain_all(conn):
+    return bytes([conn + 3 * A_DRAIN_ALL])
+
+
+def w_life(conn, what, arg=None):
+    return bytes([conn + 3 * A_LIFE, what]) + (bytes([arg]) if arg is not None
+                                               else b"")
+
+
+def hdr(mtype, length, req_id=1, tx=0):
+    return struct.pack("<IIII", mtype, req_id, tx, length)
+
+
+def wire_seeds():
+    s = {}
+    s["basic"] = b"".join([
+        w_msg(DOM0, XS_WRITE, wv("/a/b", "hello")),
+        w_msg(DOM0, XS_READ, z("/a/b")),
+        w_msg(DOM0, XS_DIRECTORY, z("/a")),
+        w_msg(DOM0, XS_GET_PERMS, z("/a/b")),
+        w_msg(DOM0, XS_MKDIR, z("/a/c")),
+        w_msg(DOM0, XS_DIRECTORY_PART, z("/a", "0")),
+        w_msg(DOM0, XS_RM, z("/a")),
+        w_drain_all(DOM0),
+    ])
+    s["guest"] = b"".join([
+        w_msg(DOM0, XS_WRITE, wv("/local/domain/1/data", "")),
+        w_msg(DOM0, XS_SET_PERMS, z("/local/domain/1", "n1", "r2")),
+        w_msg(DOM1, XS_WRITE, wv("data/x", "v1")),
+        w_msg(DOM1, XS_READ, z("data/x")),
+        w_msg(DOM1, XS_SET_PERMS, z("data/x", "n1", "b2")),
+        w_msg(DOM2, XS_READ, z("/local/domain/1/data/x")),
+        w_msg(DOM2, XS_WRITE, wv("/local/domain/1/data/x", "v2")),
+        w_msg(DOM1, XS_GET_DOMAIN_PATH, z("1")),
+        w_drain_all(DOM1),
+        w_drain_all(DOM2),
+    ])
+    s["txn"] = b"".join([
+        w_msg(DOM0, XS_TRANSACTION_START, z("")),
+        w_msg(DOM0, XS_WRITE, wv("/t/a", "1"), tx=1),
+        w_msg(DOM0, XS_WRITE, wv("/t/b", "2"), tx=1),
+        w_msg(DOM0, XS_RM, z("/t/a"), tx=1),
+        w_msg(DOM0, XS_TRANSACTION_END, z("T"), tx=1),
+        w_msg(DOM1, XS_TRANSACTION_START, z("")),
+        w_msg(DOM1, XS_WRITE, wv("data/t", "x"), tx=1),
+        w_msg(DOM1, XS_TRANSACTION_END, z("F"), tx=1),
+        w_drain_all(DOM0),
+        w_drain_all(DOM1),
+    ])
+    s["watch"] = b"".join([
+        w_msg(DOM0, XS_WATCH, z("/w", "tok")),
+        w_msg(DOM0, XS_WATCH, z("@releaseDomain", "rel")),
+        w_msg(DOM1, XS_WATCH, z("data", "rel-tok")),
+        w_msg(DOM0, XS_WRITE, wv("/w/k", "1")),
+        w_msg(DOM1, XS_WRITE, wv("data/k", "1")),
+        w_drain(DOM0, 2),
+        w_life(DOM2, 0),
+        w_msg(DOM0, XS_RM, z("/w")),
+        w_msg(DOM0, XS_UNWATCH, z("/w", "tok")),
+        w_msg(DOM1, XS_RESET_WATCHES),
+        w_drain_all(DOM0),
+        w_drain_all(DOM1),
+    ])
+    s["domains"] = b"".join([
+        w_msg(DOM0, XS_IS_DOMAIN_INTRODUCED, z("1")),
+        w_msg(DOM0, XS_SET_TARGET, z("2", "1")),
+        w_msg(DOM0, XS_RESUME, z("1")),
+        w_msg(DOM0, XS_RELEASE, z("2")),
+        w_msg(DOM0, XS_INTRODUCE, z("2", "4097", "3")),
+        w_msg(DOM0, XS_INTRODUCE, z("5", "99", "1")),
+        w_msg(DOM0, XS_CONTROL, z("quota")),
+        w_msg(DOM0, XS_CONTROL, z("quota", "nodes=3")),
+        w_msg(DOM0, XS_CONTROL, z("stats")),
+        w_msg(DOM0, XS_CONTROL, z("help")),
+        w_msg(DOM0, XS_CONTROL, z("checkpoint")),
+        w_msg(DOM1, XS_INTRODUCE, z("1", "1", "1")),
+        w_drain_all(DOM0),
+    ])
+    s["quota"] = b"".join(
+        [w_msg(DOM1, XS_WRITE, wv("data/n%d" % i, "x" * 40))
+         for i in range(30)] +
+        [w_msg(DOM1, XS_TRANSACTION_START, z("")) for _ in range(4)] +
+        [w_msg(DOM1, XS_WATCH, z("data/n%d" % i, "t")) for i in range(6)] +
+        [w_drain(DOM1, 4), w_drain_all(DOM1)])
+    # Enough nodes for the hash table to grow, then one removal of them all.
+    s["grow"] = b"".join(
+        [w_msg(DOM0, XS_MKDIR, z("/g/%d" % i)) for i in range(80)] +
+        [w_msg(DOM0, XS_WATCH, z("/g/7", "t")),
+         w_msg(DOM0, XS_RM, z("/g")), w_drain_all(DOM0)])
+    s["raw"] = b"".join([
+        w_raw(DOM0, hdr(XS_WRITE, 8) + b"/r\0"),
+        w_raw(DOM0, b"value"),
+        w_raw(DOM1, hdr(XS_READ, 5000)),
+        w_raw(DOM2, hdr(99, 2) + b"x\0"),
+        w_drain_all(DOM0),
+        w_drain_all(DOM2),
+    ])
+    s["life"] = b"".join([
+        w_msg(DOM1, XS_WATCH, z("data", "t")),
+        w_msg(DOM1, XS_TRANSACTION_START, z("")),
+        w_life(DOM1, 2),
+        w_life(DOM1, 3),
+        w_life(DOM1, 0),
+        w_life(DOM1, 1),
+        w_life(DOM2, 4),
+        w_life(DOM2, 5, 1),
+        w_msg(DOM2, XS_READ, z("domid")),
+        w_drain_all(DOM2),
+    ])
+    return s
+
+
+# --- fuzz_ring: opcodes -------------------------------------------------
+
+def r_msg(mtype, payload=b"", tx=0):
+    return bytes([2, mtype, tx]) + struct.pack("<H", len(payload)) + payload
+
+
+def ring_seeds():
+    s = {}
+    s["rw"] = b"".join([
+        r_msg(XS_WRITE, wv("data/x", "1")),
+        r_msg(XS_READ, z("data/x")),
+        r_msg(XS_DIRECTORY, z("data")),
+        bytes([3, 0]),
+    ])
+    s["many"] = b"".join([r_msg(XS_WRITE, wv("k%d" % i, "v" * 100))
+                          for i in range(12)] + [bytes([3, 4]), bytes([3, 0])])
+    s["big"] = r_msg(XS_WRITE, wv("big", "b" * 2500)) + bytes([3, 0, 3, 0])
+    s["reconnect"] = b"".join([
+        r_msg(XS_WATCH, z("data", "t")),
+        bytes([4, 1]),
+        bytes([7, 3]),
+        r_msg(XS_READ, z("domid")),
+        bytes([3, 0]),
+    ])
+    s["indexes"] = b"".join([
+        bytes([0, 1]) + struct.pack("<I", 5000),
+        bytes([0, 0]) + struct.pack("<I", 5000),
+        bytes([1, 0, 0, 16]) + hdr(XS_READ, 0),
+        bytes([0, 3]) + struct.pack("<I", 0xfffffff0),
+        bytes([5, 0x14, 0x08, 1]),
+    ])
+    s["life"] = b"".join([
+        r_msg(XS_WRITE, wv("data/x", "1")),
+        bytes([6, 0, 6, 1]),
+        bytes([6, 3]),
+        bytes([6, 4, 6, 2]),
+        r_msg(XS_READ, z("data/x")),
+        bytes([3, 0]),
+    ])
+    return s
+
+
+# --- fuzz_journal: a snapshot and a log in journal.c's format -----------
+
+J_REC_NODE, J_REC_DELETE, J_REC_DOMAIN, J_REC_GEN, J_REC_END = 1, 2, 3, 4, 5
+J_MAGIC_SNAP, J_MAGIC_LOG, J_VERSION = 0x50414e53, 0x474f4c58, 1
+F_SNAP, F_LOG, F_SNAP_HDR, F_LOG_HDR = 1, 2, 4, 8
+F_SAME_SEQ, F_FIX_CRC, F_USE, F_SYNC = 16, 32, 64, 128
+
+
+def rec(rtype, payload):
+    h = struct.pack("<II", rtype, len(payload))
+    return h + payload + struct.pack("<I", zlib.crc32(h + payload))
+
+
+def node(path, value=b"", perms=((0, 0),), children=(), gen=1):
+    kids = b"".join(c.encode() + b"\0" for c in children)
+    p = path.encode()
+    return rec(J_REC_NODE,
+               struct.pack("<QIIII", gen, len(p), len(value), len(perms),
+                           len(kids)) + p + value +
+               b"".join(struct.pack("<II", d, a) for d, a in perms) + kids)
+
+
+def domain(domid, mfn=4096, port=1, target=0x7ff4, born=2):
+    return rec(J_REC_DOMAIN, struct.pack("<IIQIIQ", domid, 1, mfn, port,
+                                         target, born))
+
+
+def snapshot_body():
+    nodes = [
+        node("/", children=("local", "tool")),
+        node("/tool"),
+        node("/local", children=("domain",)),
+        node("/local/domain", children=("1",)),
+        node("/local/domain/1", perms=((1, 0), (0, 1)),
+             children=("name", "data")),
+        node("/local/domain/1/name", b"guest", perms=((1, 0),)),
+        node("/local/domain/1/data", perms=((1, 3),)),
+    ]
+    return (rec(J_REC_GEN, struct.pack("<Q", 10)) + b"".join(nodes) +
+            domain(1) + rec(J_REC_END, struct.pack("<Q", len(nodes))))
+
+
+def log_body():
+    return b"".join([
+        node("/local/domain/1/data", perms=((1, 3),), children=("k",),
+             gen=11),
+        node("/local/domain/1/data/k", b"v", perms=((1, 3),), gen=11),
+        rec(J_REC_DELETE, b"/local/domain/1/name"),
+        domain(2, born=12),
+        rec(J_REC_GEN, struct.pack("<Q", 12)),
+    ])
+
+
+def journal_input(flags, seq, snap, log):
+    return bytes([flags, seq]) + struct.pack("<H", len(snap)) + snap + log
+
+
+def journal_seeds():
+    snap, log = snapshot_body(), log_body()
+    both = F_SNAP | F_LOG | F_SNAP_HDR | F_LOG_HDR | F_SAME_SEQ
+    return {
+        "both": journal_input(both | F_USE, 3, snap, log),
+        "both-fixcrc": journal_input(both | F_FIX_CRC | F_USE, 3, snap, log),
+        "snap-only": journal_input(F_SNAP | F_SNAP_HDR | F_USE | F_SYNC, 1,
+                                   snap, b""),
+        "log-only": journal_input(F_LOG | F_LOG_HDR | F_SAME_SEQ | F_USE, 0,
+                                  b"", log),
+        "stale-log": journal_input(F_SNAP | F_LOG | F_SNAP_HDR | F_LOG_HDR,
+                                   4, snap, log),
+        "torn": journal_input(both | F_USE, 2, snap, log[:-7]),
+        "raw": journal_input(F_SNAP | F_LOG, 0, snap[:40], log[:40]),
+    }
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit("usage: make-fuzz-corpus.py OUTDIR")
+    for name, seeds in (("fuzz_wire", wire_seeds()),
+                        ("fuzz_ring", ring_seeds()),
+                        ("fuzz_journal", journal_seeds())):
+        d = os.path.join(sys.argv[1], name)
+        os.makedirs(d, exist_ok=True)
+        for seed, data in seeds.items():
+            with open(os.path.join(d, "seed-" + seed), "wb") as f:
+                f.write(data)
+
+
+if __name__ == "__main__":
+    main()
