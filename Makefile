@@ -35,11 +35,13 @@ fuzz-build: deps
 fuzz: fuzz-build
 	scripts/run-fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
+# Unit tests, a short fuzz run, then the integration suite (whose pytest
+# summary line closes the output).
 test: deps
 	$(MAKE) build
 	$(MAKE) unit
-	$(MAKE) integration
 	$(MAKE) fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)
+	$(MAKE) integration
 
 bench: deps build
 	bench/xenstore/run.sh

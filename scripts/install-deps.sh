@@ -2,7 +2,7 @@
 # Install the Debian 12 packages the build, tests and demo need (as root).
 # Only missing packages are installed, so a prepared machine pays nothing.
 set -e
-PKGS="meson ninja-build gcc clang pkg-config zlib1g-dev libcmocka-dev
+PKGS="meson ninja-build gcc clang libclang-rt-14-dev pkg-config zlib1g-dev libcmocka-dev
 libxen-dev xenstore-utils xen-utils-4.17 python3 python3-pytest"
 missing=
 for p in $PKGS; do

@@ -15,42 +15,16 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
-#include <cmocka.h>
-
-#include "internal.h"
+#include "harness.h"
 #include "journal.h"
 
-#define HDR_LEN ((uint32_t)sizeof(struct xsd_sockmsg))
 #define LOG_HDR_LEN 16u
-
-struct msg {
-	struct xsd_sockmsg hdr;
-	char body[XENSTORE_PAYLOAD_MAX + 1];
-};
-
-static uint32_t next_req_id = 1;
-static char last_error[32];
-static struct msg scratch;
-static char pbuf[XENSTORE_PAYLOAD_MAX + 64];
-
-static void noop_flush(struct xs_conn *c)
-{
-	(void)c;
-}
-
-static const struct xs_conn_ops test_ops = {.kind = "test",
-					    .flush = noop_flush};
 
 /* --- a temporary journal directory ------------------------------------- */
 
@@ -239,197 +213,26 @@ static size_t log_end(const char *dir, size_t *last_start, uint64_t *seq)
 
 /* --- stores and requests ----------------------------------------------- */
 
-static struct xs_store *store_open(const char *dir)
+/* A store that loads `dir` and journals to it, with a dom0 connection. */
+static struct env *store_open(const char *dir)
 {
 	struct xs_store *s = xs_store_new(NULL);
 
 	assert_non_null(s);
 	assert_int_equal(xs_store_open_journal(s, dir, false), 0);
-	return s;
+	return env_wrap(s);
 }
 
-static struct xs_conn *conn0(struct xs_store *s)
-{
-	struct xs_conn *c = xs_conn_new(s, 0, &test_ops, NULL);
-
-	assert_non_null(c);
-	return c;
-}
-
-static bool pop_msg(struct xs_conn *c, struct msg *m)
-{
-	size_t len;
-	const uint8_t *out = xs_conn_output(c, &len);
-
-	if (!len)
-		return false;
-	assert_true(len >= HDR_LEN);
-	memcpy(&m->hdr, out, HDR_LEN);
-	assert_true(len >= HDR_LEN + m->hdr.len);
-	memcpy(m->body, out + HDR_LEN, m->hdr.len);
-	m->body[m->hdr.len] = '\0';
-	xs_conn_output_done(c, HDR_LEN + m->hdr.len);
-	return true;
-}
-
-/* One request, its reply (events are skipped); NULL or the error name. */
-static const char *request(struct xs_conn *c, uint32_t type, uint32_t tx,
-			   const void *data, uint32_t len, struct msg *rep)
-{
-	struct xsd_sockmsg hdr = {
-		.type = type, .req_id = next_req_id++, .tx_id = tx, .len = len};
-	struct msg *m = rep ? rep : &scratch;
-	const char *res = NULL;
-	bool got = false;
-	size_t room = 0;
-	uint8_t *p = xs_conn_input_space(c, &room);
-
-	assert_non_null(p);
-	assert_true(room >= HDR_LEN + len);
-	memcpy(p, &hdr, HDR_LEN);
-	if (len)
-		memcpy(p + HDR_LEN, data, len);
-	assert_int_equal(xs_conn_input_done(c, HDR_LEN + len), 0);
-	while (!got && pop_msg(c, m)) {
-		if (m->hdr.type == XS_WATCH_EVENT)
-			continue;
-		got = true;
-		assert_int_equal(m->hdr.req_id, hdr.req_id);
-		if (m->hdr.type == XS_ERROR) {
-			snprintf(last_error, sizeof(last_error), "%.31s",
-				 m->body);
-			res = last_error;
-		} else {
-			assert_int_equal(m->hdr.type, type);
-		}
-	}
-	assert_true(got);
-	/* Drop what follows (events). */
-	while (pop_msg(c, &scratch))
-		;
-	return res;
-}
-
-#define assert_ok(expr)                                                        \
-	do {                                                                   \
-		const char *res_ = (expr);                                     \
-		if (res_)                                                      \
-			fail_msg("%s: expected success, got %s", #expr, res_); \
-	} while (0)
-
-#define assert_err(expr, name)                                                 \
-	do {                                                                   \
-		const char *res_ = (expr);                                     \
-		if (!res_)                                                     \
-			fail_msg("%s: expected %s, got success", #expr, name); \
-		if (strcmp(res_, name))                                        \
-			fail_msg("%s: expected %s, got %s", #expr, name,       \
-				 res_);                                        \
-	} while (0)
-
-static uint32_t pack(char *out, ...)
-{
-	uint32_t len = 0;
-	const char *s;
-	va_list ap;
-
-	va_start(ap, out);
-	while ((s = va_arg(ap, const char *))) {
-		size_t l = strlen(s) + 1;
-
-		memcpy(out + len, s, l);
-		len += (uint32_t)l;
-	}
-	va_end(ap);
-	return len;
-}
-
-static const char *op1(struct xs_conn *c, uint32_t type, uint32_t tx,
-		       const char *arg, struct msg *rep)
-{
-	return request(c, type, tx, pbuf, pack(pbuf, arg, NULL), rep);
-}
-
-static const char *xs_wrn(struct xs_conn *c, uint32_t tx, const char *path,
-			  const void *val, uint32_t vlen)
-{
-	uint32_t len = pack(pbuf, path, NULL);
-
-	assert_true(len + vlen <= sizeof(pbuf));
-	memcpy(pbuf + len, val, vlen);
-	return request(c, XS_WRITE, tx, pbuf, len + vlen, NULL);
-}
-
-static const char *xs_wr(struct xs_conn *c, uint32_t tx, const char *path,
-			 const char *val)
-{
-	return xs_wrn(c, tx, path, val, (uint32_t)strlen(val));
-}
-
-static const char *xs_setp(struct xs_conn *c, const char *path,
-			   const char *perms)
-{
-	uint32_t len = pack(pbuf, path, NULL), plen = (uint32_t)strlen(perms);
-	uint32_t i;
-
-	memcpy(pbuf + len, perms, plen + 1);
-	for (i = 0; i <= plen; i++)
-		if (pbuf[len + i] == ',')
-			pbuf[len + i] = '\0';
-	return request(c, XS_SET_PERMS, 0, pbuf, len + plen + 1, NULL);
-}
-
-static uint32_t xs_start(struct xs_conn *c)
-{
-	assert_ok(op1(c, XS_TRANSACTION_START, 0, "", &scratch));
-	return (uint32_t)strtoul(scratch.body, NULL, 10);
-}
-
-static void expect_readn(struct xs_conn *c, const char *path,
-			 const void *want, uint32_t wlen)
-{
-	const char *res = op1(c, XS_READ, 0, path, &scratch);
-
-	if (res)
-		fail_msg("read %s: %s", path, res);
-	if (scratch.hdr.len != wlen || memcmp(scratch.body, want, wlen))
-		fail_msg("read %s: got %u bytes \"%.*s\", want %u", path,
-			 scratch.hdr.len, (int)scratch.hdr.len, scratch.body,
-			 wlen);
-}
-
-static void expect_read(struct xs_conn *c, const char *path, const char *want)
-{
-	expect_readn(c, path, want, (uint32_t)strlen(want));
-}
-
-static void expect_missing(struct xs_conn *c, const char *path)
+static void expect_missing(struct tconn *c, const char *path)
 {
 	assert_err(op1(c, XS_READ, 0, path, NULL), "ENOENT");
 }
 
-static void expect_reply(struct xs_conn *c, uint32_t type, const char *arg,
-			 const void *want, uint32_t wlen)
+static void commit_and_kill(struct env *e)
 {
-	assert_ok(op1(c, type, 0, arg, &scratch));
-	if (scratch.hdr.len != wlen || memcmp(scratch.body, want, wlen))
-		fail_msg("type %u %s: reply of %u bytes differs", type, arg,
-			 scratch.hdr.len);
-}
-
-/* The hypervisor registers the domain, then the toolstack introduces it. */
-static void introduce(struct xs_store *s, struct xs_conn *c, const char *domid)
-{
-	assert_int_equal(xs_domain_register(s, (uint32_t)atoi(domid)), 0);
-	assert_ok(request(c, XS_INTRODUCE, 0, pbuf,
-			  pack(pbuf, domid, "4660", "7", NULL), NULL));
-}
-
-static void commit_and_kill(struct xs_store *s)
-{
-	assert_int_equal(xs_store_commit(s), 0);
+	assert_int_equal(xs_store_commit(e->s), 0);
 	/* No checkpoint: what the daemon leaves behind after kill -9. */
-	xs_store_free(s);
+	env_free(e);
 }
 
 /* === tests ============================================================= */
@@ -438,8 +241,8 @@ static void test_survives_kill(void **state)
 {
 	static const char bin[] = {'a', '\0', 'b', '\0', '\0', 'c'};
 	const char *dir = *state;
-	struct xs_store *s = store_open(dir);
-	struct xs_conn *c = conn0(s);
+	struct env *e = store_open(dir);
+	struct tconn *c = e->d0;
 	struct xs_domain *d8;
 	struct xs_node *n;
 	uint32_t tx, nnodes5;
@@ -448,7 +251,7 @@ static void test_survives_kill(void **state)
 	assert_ok(xs_wr(c, 0, "/j/empty", ""));
 	assert_ok(op1(c, XS_MKDIR, 0, "/j/dir", NULL));
 	assert_ok(xs_wr(c, 0, "/j/perm", "p"));
-	assert_ok(xs_setp(c, "/j/perm", "n0,r5,w7"));
+	assert_ok(xs_setp(c, 0, "/j/perm", "n0,r5,w7"));
 	assert_ok(xs_wr(c, 0, "/j/del", "x"));
 	assert_ok(op1(c, XS_RM, 0, "/j/del", NULL));
 	assert_ok(xs_wr(c, 0, "/j/sub/a/b", "1"));
@@ -468,116 +271,111 @@ static void test_survives_kill(void **state)
 	tx = xs_start(c);
 	assert_ok(xs_wr(c, tx, "/j/open", "lost"));
 	/* Domains. */
-	introduce(s, c, "5");
-	introduce(s, c, "6");
-	introduce(s, c, "7");
+	add_domain(e, 5);
+	add_domain(e, 6);
+	add_domain(e, 7);
 	assert_ok(op1(c, XS_RELEASE, 0, "6", NULL));
-	assert_ok(request(c, XS_SET_TARGET, 0, pbuf,
-			  pack(pbuf, "7", "5", NULL), NULL));
+	assert_ok(opn(c, XS_SET_TARGET, 0, NULL, "7", "5", NULL));
 	assert_ok(op1(c, XS_MKDIR, 0, "/local/domain/5", NULL));
-	assert_ok(xs_setp(c, "/local/domain/5", "n5"));
+	assert_ok(xs_setp(c, 0, "/local/domain/5", "n5"));
 	assert_ok(xs_wr(c, 0, "/local/domain/5/a", "1"));
-	assert_ok(xs_setp(c, "@introduceDomain", "n0,r5"));
-	nnodes5 = domain_get(s, 5)->nnodes;
+	assert_ok(xs_setp(c, 0, "@introduceDomain", "n0,r5"));
+	nnodes5 = domain_get(e->s, 5)->nnodes;
 	/* Domain 8 dies: the nodes it owned go, and stay gone. */
-	introduce(s, c, "8");
+	add_domain(e, 8);
 	assert_ok(op1(c, XS_MKDIR, 0, "/local/domain/8", NULL));
-	assert_ok(xs_setp(c, "/local/domain/8", "n8"));
+	assert_ok(xs_setp(c, 0, "/local/domain/8", "n8"));
 	assert_ok(xs_wr(c, 0, "/local/domain/8/x/y", "8"));
 	assert_ok(xs_wr(c, 0, "/j/by8", "8"));
-	assert_ok(xs_setp(c, "/j/by8", "n8"));
-	xs_domain_unregister(s, 8);
+	assert_ok(xs_setp(c, 0, "/j/by8", "n8"));
+	xs_domain_unregister(e->s, 8);
 	expect_missing(c, "/j/by8");
 	expect_missing(c, "/local/domain/8");
-	commit_and_kill(s);
+	commit_and_kill(e);
 
-	s = store_open(dir);
-	c = conn0(s);
-	expect_readn(c, "/j/bin", bin, sizeof(bin));
-	expect_read(c, "/j/empty", "");
-	expect_read(c, "/j/dir", "");
-	expect_read(c, "/j/perm", "p");
-	assert_ok(op1(c, XS_GET_PERMS, 0, "/j/perm", &scratch));
-	assert_int_equal(scratch.hdr.len, sizeof("n0\0r5\0w7"));
-	assert_memory_equal(scratch.body, "n0\0r5\0w7", sizeof("n0\0r5\0w7"));
+	e = store_open(dir);
+	c = e->d0;
+	expect_readn(c, 0, "/j/bin", bin, sizeof(bin));
+	expect_read(c, 0, "/j/empty", "");
+	expect_read(c, 0, "/j/dir", "");
+	expect_read(c, 0, "/j/perm", "p");
+	expect_perms(c, "/j/perm", "n0,r5,w7");
 	expect_missing(c, "/j/del");
 	expect_missing(c, "/j/sub");
 	expect_missing(c, "/j/sub/a");
 	expect_missing(c, "/j/sub/a/b");
-	assert_null(xs_table_get(&s->nodes, "/j/sub/a/b", 10));
+	assert_null(xs_table_get(&e->s->nodes, "/j/sub/a/b", 10));
 	expect_missing(c, "/j/over");
-	expect_read(c, "/j/tc", "yes");
+	expect_read(c, 0, "/j/tc", "yes");
 	expect_missing(c, "/j/ta");
 	expect_missing(c, "/j/open");
 	/* Children in their order, without the removed ones. */
-	assert_ok(op1(c, XS_DIRECTORY, 0, "/j", &scratch));
-	assert_int_equal(scratch.hdr.len, sizeof("bin\0empty\0dir\0perm\0tc"));
-	assert_memory_equal(scratch.body, "bin\0empty\0dir\0perm\0tc",
-			    sizeof("bin\0empty\0dir\0perm\0tc"));
+	expect_reply(c, XS_DIRECTORY, 0, "/j", "bin\0empty\0dir\0perm\0tc",
+		     sizeof("bin\0empty\0dir\0perm\0tc"));
 	/* The defaults are still there. */
-	expect_read(c, "/tool/xenstored", "");
-	expect_reply(c, XS_IS_DOMAIN_INTRODUCED, "5", "T", 2);
-	expect_reply(c, XS_IS_DOMAIN_INTRODUCED, "6", "F", 2);
-	expect_reply(c, XS_IS_DOMAIN_INTRODUCED, "7", "T", 2);
-	expect_reply(c, XS_IS_DOMAIN_INTRODUCED, "8", "F", 2);
+	expect_read(c, 0, "/tool/xenstored", "");
+	expect_reply(c, XS_IS_DOMAIN_INTRODUCED, 0, "5", "T", 2);
+	expect_reply(c, XS_IS_DOMAIN_INTRODUCED, 0, "6", "F", 2);
+	expect_reply(c, XS_IS_DOMAIN_INTRODUCED, 0, "7", "T", 2);
+	expect_reply(c, XS_IS_DOMAIN_INTRODUCED, 0, "8", "F", 2);
 	expect_missing(c, "/j/by8");
 	expect_missing(c, "/local/domain/8");
 	expect_missing(c, "/local/domain/8/x/y");
-	assert_null(xs_table_get(&s->nodes, "/local/domain/8/x/y", 19));
-	expect_reply(c, XS_DIRECTORY, "/local/domain", "5", 2);
+	assert_null(xs_table_get(&e->s->nodes, "/local/domain/8/x/y", 19));
+	expect_reply(c, XS_DIRECTORY, 0, "/local/domain", "5", 2);
 	/* Nothing of 8 is left alive or counted. */
-	d8 = domain_get(s, 8);
+	d8 = domain_get(e->s, 8);
 	assert_true(!d8 || (!d8->introduced && !d8->registered && !d8->nnodes));
-	assert_non_null(domain_get(s, 7));
-	assert_int_equal(domain_get(s, 7)->target, 5);
-	assert_int_equal(domain_get(s, 5)->nnodes, nnodes5);
-	n = xs_table_get(&s->nodes, "@introduceDomain", 16);
+	assert_non_null(domain_get(e->s, 7));
+	assert_int_equal(domain_get(e->s, 7)->target, 5);
+	assert_int_equal(domain_get(e->s, 5)->nnodes, nnodes5);
+	n = xs_table_get(&e->s->nodes, "@introduceDomain", 16);
 	assert_non_null(n);
 	assert_int_equal(n->nperms, 2);
 	assert_int_equal(n->perms[1].domid, 5);
 	assert_int_equal(n->perms[1].access, XS_PERM_READ);
 	/* The store goes on from there. */
 	assert_ok(xs_wr(c, 0, "/j/after", "a"));
-	commit_and_kill(s);
+	commit_and_kill(e);
 
-	s = store_open(dir);
-	c = conn0(s);
-	expect_read(c, "/j/after", "a");
-	expect_read(c, "/j/tc", "yes");
-	expect_reply(c, XS_IS_DOMAIN_INTRODUCED, "5", "T", 2);
-	xs_store_free(s);
+	e = store_open(dir);
+	c = e->d0;
+	expect_read(c, 0, "/j/after", "a");
+	expect_read(c, 0, "/j/tc", "yes");
+	expect_reply(c, XS_IS_DOMAIN_INTRODUCED, 0, "5", "T", 2);
+	env_free(e);
 }
 
 static void test_sync_mode(void **state)
 {
 	const char *dir = *state;
 	struct xs_store *s = xs_store_new(NULL);
-	struct xs_conn *c;
+	struct env *e;
 
 	assert_int_equal(xs_store_open_journal(s, dir, true), 0);
-	c = conn0(s);
-	assert_ok(xs_wr(c, 0, "/s", "synced"));
+	e = env_wrap(s);
+	assert_ok(xs_wr(e->d0, 0, "/s", "synced"));
 	/* The flush path commits before handing output over. */
-	xs_store_flush(s);
-	xs_store_free(s);
-	s = store_open(dir);
-	expect_read(conn0(s), "/s", "synced");
-	xs_store_free(s);
+	xs_store_flush(e->s);
+	env_free(e);
+	e = store_open(dir);
+	expect_read(e->d0, 0, "/s", "synced");
+	env_free(e);
 }
 
 /* Two committed batches; returns the offset where the second begins. */
 static size_t two_batches(const char *dir)
 {
-	struct xs_store *s = store_open(dir);
-	struct xs_conn *c = conn0(s);
+	struct env *e = store_open(dir);
+	struct tconn *c = e->d0;
 	size_t mid;
 
 	assert_ok(xs_wr(c, 0, "/t/a", "1"));
 	assert_ok(xs_wr(c, 0, "/t/b", "2"));
-	assert_int_equal(xs_store_commit(s), 0);
+	assert_int_equal(xs_store_commit(e->s), 0);
 	mid = log_end(dir, NULL, NULL);
 	assert_ok(xs_wr(c, 0, "/t/c", "3"));
-	commit_and_kill(s);
+	commit_and_kill(e);
 	assert_true(log_end(dir, NULL, NULL) > mid);
 	return mid;
 }
@@ -588,25 +386,25 @@ static size_t two_batches(const char *dir)
  */
 static void check_after_damage(const char *dir, bool c_kept)
 {
-	struct xs_store *s = store_open(dir);
-	struct xs_conn *c = conn0(s);
+	struct env *e = store_open(dir);
+	struct tconn *c = e->d0;
 
-	expect_read(c, "/t/a", "1");
-	expect_read(c, "/t/b", "2");
+	expect_read(c, 0, "/t/a", "1");
+	expect_read(c, 0, "/t/b", "2");
 	if (c_kept)
-		expect_read(c, "/t/c", "3");
+		expect_read(c, 0, "/t/c", "3");
 	else
 		expect_missing(c, "/t/c");
 	/* The reopened store writes a clean log again. */
 	assert_ok(xs_wr(c, 0, "/t/d", "4"));
-	commit_and_kill(s);
-	s = store_open(dir);
-	c = conn0(s);
-	expect_read(c, "/t/a", "1");
-	expect_read(c, "/t/d", "4");
+	commit_and_kill(e);
+	e = store_open(dir);
+	c = e->d0;
+	expect_read(c, 0, "/t/a", "1");
+	expect_read(c, 0, "/t/d", "4");
 	if (!c_kept)
 		expect_missing(c, "/t/c");
-	xs_store_free(s);
+	env_free(e);
 }
 
 /*
@@ -615,17 +413,17 @@ static void check_after_damage(const char *dir, bool c_kept)
  */
 static void check_tree_whole(const char *dir, bool c_kept)
 {
-	struct xs_store *s = store_open(dir);
-	struct xs_conn *c = conn0(s);
+	struct env *e = store_open(dir);
+	struct tconn *c = e->d0;
 
 	if (c_kept)
-		expect_reply(c, XS_DIRECTORY, "/t", "a\0b\0c", 6);
+		expect_reply(c, XS_DIRECTORY, 0, "/t", "a\0b\0c", 6);
 	else
-		expect_reply(c, XS_DIRECTORY, "/t", "a\0b", 4);
+		expect_reply(c, XS_DIRECTORY, 0, "/t", "a\0b", 4);
 	/* Creating /t/c now lists it once. */
 	assert_ok(xs_wr(c, 0, "/t/c", "5"));
-	expect_reply(c, XS_DIRECTORY, "/t", "a\0b\0c", 6);
-	xs_store_free(s);
+	expect_reply(c, XS_DIRECTORY, 0, "/t", "a\0b\0c", 6);
+	env_free(e);
 }
 
 static void test_torn_tail_garbage(void **state)
@@ -700,7 +498,7 @@ static void test_log_batches_commit(void **state)
 {
 	const char *dir = *state;
 	struct jrec r[64], t, tc, commit;
-	struct xs_store *s;
+	struct env *e;
 	size_t len, n, i, mid, ncommit = 0;
 	uint8_t *data;
 
@@ -722,12 +520,12 @@ static void test_log_batches_commit(void **state)
 
 	/* A commit with nothing to write writes nothing, not even a
 	 * COMMIT (the open rewrote the log: measure after it). */
-	s = store_open(dir);
+	e = store_open(dir);
 	len = log_end(dir, NULL, NULL);
-	assert_int_equal(xs_store_commit(s), 0);
-	assert_int_equal(xs_store_commit(s), 0);
+	assert_int_equal(xs_store_commit(e->s), 0);
+	assert_int_equal(xs_store_commit(e->s), 0);
 	assert_int_equal(log_end(dir, NULL, NULL), len);
-	xs_store_free(s);
+	env_free(e);
 }
 
 /* Cut inside the COMMIT that closes the second batch. */
@@ -885,8 +683,9 @@ static void snap_drop_node(const char *dir, const uint8_t *snap, size_t len,
 static void test_corrupt_snapshot(void **state)
 {
 	const char *dir = *state;
-	struct xs_store *s = store_open(dir);
-	struct xs_conn *c = conn0(s);
+	struct env *e = store_open(dir);
+	struct tconn *c = e->d0;
+	struct xs_store *s;
 	uint8_t *snap, *bad;
 	size_t len;
 	int i;
@@ -897,8 +696,8 @@ static void test_corrupt_snapshot(void **state)
 		snprintf(path, sizeof(path), "/snap/n%d", i);
 		assert_ok(xs_wr(c, 0, path, "value"));
 	}
-	assert_int_equal(xs_store_checkpoint(s), 0);
-	xs_store_free(s);
+	assert_int_equal(xs_store_checkpoint(e->s), 0);
+	env_free(e);
 	snap = slurp(dir, "tree.snap", &len);
 	assert_true(len > 1000);
 	bad = malloc(len);
@@ -946,9 +745,9 @@ static void test_corrupt_snapshot(void **state)
 
 	/* A failed open leaves the directory unlocked and unharmed. */
 	spill(dir, "tree.snap", snap, len);
-	s = store_open(dir);
-	expect_read(conn0(s), "/snap/n49", "value");
-	xs_store_free(s);
+	e = store_open(dir);
+	expect_read(e->d0, 0, "/snap/n49", "value");
+	env_free(e);
 	free(bad);
 	free(snap);
 }
@@ -956,80 +755,81 @@ static void test_corrupt_snapshot(void **state)
 static void test_busy(void **state)
 {
 	const char *dir = *state;
-	struct xs_store *s1 = store_open(dir), *s2 = xs_store_new(NULL);
+	struct env *e1 = store_open(dir), *e2;
+	struct xs_store *s2 = xs_store_new(NULL);
 
-	assert_ok(xs_wr(conn0(s1), 0, "/owner", "s1"));
-	assert_int_equal(xs_store_commit(s1), 0);
+	assert_ok(xs_wr(e1->d0, 0, "/owner", "s1"));
+	assert_int_equal(xs_store_commit(e1->s), 0);
 	assert_int_equal(xs_store_open_journal(s2, dir, false), -EBUSY);
 	/* The loser did not touch the directory. */
 	xs_store_free(s2);
-	xs_store_free(s1);
-	s2 = store_open(dir);
-	expect_read(conn0(s2), "/owner", "s1");
-	xs_store_free(s2);
+	env_free(e1);
+	e2 = store_open(dir);
+	expect_read(e2->d0, 0, "/owner", "s1");
+	env_free(e2);
 }
 
 static void test_checkpoint(void **state)
 {
 	const char *dir = *state;
-	struct xs_store *s = store_open(dir);
-	struct xs_conn *c = conn0(s);
+	struct env *e = store_open(dir);
+	struct tconn *c = e->d0;
 	uint64_t seq1, seq2;
 	char *p;
 
 	assert_ok(xs_wr(c, 0, "/cp/a", "1"));
 	assert_ok(xs_wr(c, 0, "/cp/gone", "1"));
 	assert_ok(op1(c, XS_RM, 0, "/cp/gone", NULL));
-	introduce(s, c, "9");
-	assert_int_equal(xs_store_commit(s), 0);
+	add_domain(e, 9);
+	assert_int_equal(xs_store_commit(e->s), 0);
 	(void)log_end(dir, NULL, &seq1);
-	assert_int_equal(xs_store_checkpoint(s), 0);
+	assert_int_equal(xs_store_checkpoint(e->s), 0);
 	/* A new snapshot and an empty log that belongs to it. */
 	assert_int_equal(log_end(dir, NULL, &seq2), LOG_HDR_LEN);
 	assert_true(seq2 > seq1);
-	xs_store_free(s);
+	env_free(e);
 
 	/* Everything is in the snapshot: the log is not needed. */
 	p = dir_file(dir, "tree.log");
 	assert_int_equal(unlink(p), 0);
 	free(p);
-	s = store_open(dir);
-	c = conn0(s);
-	expect_read(c, "/cp/a", "1");
+	e = store_open(dir);
+	c = e->d0;
+	expect_read(c, 0, "/cp/a", "1");
 	expect_missing(c, "/cp/gone");
-	expect_reply(c, XS_IS_DOMAIN_INTRODUCED, "9", "T", 2);
+	expect_reply(c, XS_IS_DOMAIN_INTRODUCED, 0, "9", "T", 2);
 	/* Changes after a checkpoint go to the log. */
-	assert_int_equal(xs_store_checkpoint(s), 0);
+	assert_int_equal(xs_store_checkpoint(e->s), 0);
 	assert_ok(xs_wr(c, 0, "/cp/b", "2"));
 	assert_ok(op1(c, XS_RM, 0, "/cp/a", NULL));
-	commit_and_kill(s);
-	s = store_open(dir);
-	c = conn0(s);
-	expect_read(c, "/cp/b", "2");
+	commit_and_kill(e);
+	e = store_open(dir);
+	c = e->d0;
+	expect_read(c, 0, "/cp/b", "2");
 	expect_missing(c, "/cp/a");
-	xs_store_free(s);
+	env_free(e);
 }
 
 static void test_stale_log_ignored(void **state)
 {
 	const char *dir = *state;
-	struct xs_store *s = store_open(dir);
-	struct xs_conn *c = conn0(s);
+	struct env *e = store_open(dir);
+	struct tconn *c = e->d0;
 	uint8_t *old;
 	size_t len;
 
 	assert_ok(xs_wr(c, 0, "/x", "old"));
-	assert_int_equal(xs_store_commit(s), 0);
+	assert_int_equal(xs_store_commit(e->s), 0);
 	old = slurp(dir, "tree.log", &len);
 	assert_ok(xs_wr(c, 0, "/x", "new"));
-	assert_int_equal(xs_store_checkpoint(s), 0);
-	xs_store_free(s);
+	assert_int_equal(xs_store_checkpoint(e->s), 0);
+	env_free(e);
 	/* A crash between the snapshot and the new log leaves the old log,
 	 * whose records are already in the snapshot (and older). */
 	spill(dir, "tree.log", old, len);
-	s = store_open(dir);
-	expect_read(conn0(s), "/x", "new");
-	xs_store_free(s);
+	e = store_open(dir);
+	expect_read(e->d0, 0, "/x", "new");
+	env_free(e);
 	free(old);
 }
 
@@ -1037,8 +837,8 @@ static void test_compaction(void **state)
 {
 	enum { KEYS = 40, VLEN = 3000, WRITES = 6200 };
 	const char *dir = *state;
-	struct xs_store *s = store_open(dir);
-	struct xs_conn *c = conn0(s);
+	struct env *e = store_open(dir);
+	struct tconn *c = e->d0;
 	static char val[VLEN + 1];
 	char path[32];
 	uint64_t seq0, seq;
@@ -1053,28 +853,28 @@ static void test_compaction(void **state)
 		val[strlen(val)] = '-';
 		assert_ok(xs_wrn(c, 0, path, val, VLEN));
 		/* As the daemon does after each batch. */
-		xs_store_flush(s);
+		xs_store_flush(e->s);
 	}
 	/* More than 16 MiB went through the log, so it was compacted. */
 	end = log_end(dir, NULL, &seq);
 	assert_true(seq > seq0);
 	assert_true(end < (size_t)WRITES * VLEN / 2);
 	assert_ok(xs_wr(c, 0, "/big/last", "L"));
-	commit_and_kill(s);
+	commit_and_kill(e);
 
-	s = store_open(dir);
-	c = conn0(s);
+	e = store_open(dir);
+	c = e->d0;
 	for (i = WRITES - KEYS; i < WRITES; i++) {
 		snprintf(path, sizeof(path), "/big/k%d", i % KEYS);
 		memset(val, 'a' + i % 26, VLEN);
 		snprintf(val, sizeof(val), "%d:", i);
 		val[strlen(val)] = '-';
-		expect_readn(c, path, val, VLEN);
+		expect_readn(c, 0, path, val, VLEN);
 	}
-	expect_read(c, "/big/last", "L");
+	expect_read(c, 0, "/big/last", "L");
 	assert_ok(op1(c, XS_DIRECTORY, 0, "/big", &scratch));
 	assert_int_equal(scratch.body[0], 'k');
-	xs_store_free(s);
+	env_free(e);
 }
 
 /* Each test gets a fresh directory, removed even when the test fails. */
