@@ -22,6 +22,7 @@ DURATION=${DURATION:-2}
 CLIENTS=${CLIENTS:-1,4}
 PLACEMENT=${PLACEMENT:-1cpu}
 XSBENCH=$BUILD/xsbench
+NULLXS=$BUILD/nullxs
 OUT=$BUILD/bench-xenstore
 
 if [ ! -x "$XSD" ]; then
@@ -31,19 +32,25 @@ fi
 if [ ! -x "$XSBENCH" ] || [ "$PEERS/xsbench.c" -nt "$XSBENCH" ]; then
 	gcc -O2 -Wall -o "$XSBENCH" "$PEERS/xsbench.c" -lxenstore -lpthread -lm
 fi
+if [ ! -x "$NULLXS" ] || [ "$REPO/bench/xenstore/nullxs.c" -nt "$NULLXS" ]; then
+	gcc -O2 -Wall -o "$NULLXS" "$REPO/bench/xenstore/nullxs.c"
+fi
 rm -rf "$OUT"
 mkdir -p "$OUT"
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/xenia-bench.XXXXXX")
 OURS_PID=
 C_PID=
+NULL_PID=
 stop() {
 	if [ -n "$OURS_PID" ] && kill "$OURS_PID" 2>/dev/null; then
 		wait "$OURS_PID" 2>/dev/null || :
 	fi
 	[ -z "$C_PID" ] || kill "$C_PID" 2>/dev/null || :
+	[ -z "$NULL_PID" ] || kill "$NULL_PID" 2>/dev/null || :
 	OURS_PID=
 	C_PID=
+	NULL_PID=
 	rm -rf "$TMP"
 }
 trap stop EXIT
@@ -70,6 +77,12 @@ C_PID=$(cat "$TMP/c/daemon.pid")
 C_SOCK=$TMP/c/socket
 taskset -a -pc 0 "$C_PID" >/dev/null
 
+# The no-op server: what a daemon that costs nothing would reach.
+NULL_SOCK=$TMP/null.sock
+taskset -c 0 "$NULLXS" "$NULL_SOCK" &
+NULL_PID=$!
+wait_up "$NULL_SOCK" /dev/null
+
 echo "xenstore bench: $ROUNDS rounds x ${DURATION}s, clients $CLIENTS," \
 	"placement $PLACEMENT, $(date -u +%FT%TZ)," \
 	"load $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -85,11 +98,15 @@ for place in $PLACEMENT; do
 	esac
 	r=1
 	while [ "$r" -le "$ROUNDS" ]; do
-		for d in ours c; do
-			sock=$C_SOCK
-			[ $d = c ] || sock=$OURS_SOCK
+		for d in ours c null; do
+			tests=write,read,dir,tx10,watch
+			case $d in
+			ours) sock=$OURS_SOCK ;;
+			c) sock=$C_SOCK ;;
+			null) sock=$NULL_SOCK; tests=write,read,dir,tx10 ;;
+			esac
 			XENSTORED_PATH=$sock taskset -c $pin "$XSBENCH" \
-				-n "$CLIENTS" -r 1 -d "$DURATION" \
+				-t $tests -n "$CLIENTS" -r 1 -d "$DURATION" \
 				>"$OUT/$place-$d-$r.txt" 2>&1 || true
 		done
 		r=$((r + 1))
@@ -132,17 +149,19 @@ for place in $PLACEMENT; do
 		label["tx10"] = "transaction (10 writes)"
 		label["watch"] = "watch events"
 		printf "\nplacement %s: ops/s, median of %d rounds\n", place, rounds
-		printf "%-27s %3s %13s %13s %8s\n", "test", "N", "Xenia", "C",
-			"Xenia/C"
+		printf "%-27s %3s %10s %10s %8s %10s\n", "test", "N", "Xenia",
+			"C", "Xenia/C", "no-op/C"
 		for (t = 1; t <= 5; t++)
 			for (k = 1; k <= nn; k++) {
 				o = median("ours " tests[t] " " ns[k] " ops")
 				c = median("c " tests[t] " " ns[k] " ops")
+				z = median("null " tests[t] " " ns[k] " ops")
 				if (o < 0 && c < 0)
 					continue
-				printf "%-27s %3s %13.0f %13.0f %7.2fx\n",
+				printf "%-27s %3s %10.0f %10.0f %7.2fx %9s\n",
 					label[tests[t]], ns[k], o, c,
-					(c > 0 ? o / c : 0)
+					(c > 0 ? o / c : 0),
+					(z > 0 && c > 0 ? sprintf("%.2fx", z / c) : "-")
 			}
 		printf "%-27s %3s %13s %13s\n", "watch latency (us)", "N",
 			"Xenia", "C"
@@ -162,3 +181,5 @@ done
 echo
 echo "raw xsbench output: $OUT"
 echo "goal: >= 1.5x on every row, watch latency no worse"
+echo "no-op/C: a server that answers at once and stores nothing, over C;"
+echo "  no daemon can beat that ratio with this client on this machine"
