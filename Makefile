@@ -27,7 +27,7 @@ integration: build
 	$(PYTEST) -q -rs tests/integration
 
 fuzz-build: deps
-	[ -f $(FUZZ_BUILD)/build.ninja ] || CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true
+	[ -f $(FUZZ_BUILD)/build.ninja ] || CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true -Dwerror=true
 	ninja -C $(FUZZ_BUILD)
 
 # A short run of every harness over its seed corpus; `make fuzz

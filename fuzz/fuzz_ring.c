@@ -34,6 +34,7 @@
 #include <xen/io/xs_wire.h>
 
 #include "../common/log.h"
+#include "fuzz_input.h"
 #include "ring.h"
 #include "store.h"
 
@@ -56,8 +57,7 @@ struct fuzz {
 	struct xs_store *s;
 	struct xs_conn *dom0;
 	struct xs_ring *ring;
-	const uint8_t *p;
-	size_t left;
+	struct fuzz_input in;
 	uint32_t req_id;
 	/* Requests the guest has framed but not yet put on the ring. */
 	uint8_t queue[GUEST_QUEUE];
@@ -102,23 +102,6 @@ static void fuzz_detach(void *opaque, uint32_t domid, struct xs_conn *c)
 	} else {
 		xs_conn_free(c);
 	}
-}
-
-static bool take(struct fuzz *f, size_t n, const uint8_t **out)
-{
-	if (f->left < n)
-		return false;
-	*out = f->p;
-	f->p += n;
-	f->left -= n;
-	return true;
-}
-
-static int take_byte(struct fuzz *f)
-{
-	const uint8_t *b;
-
-	return take(f, 1, &b) ? *b : -1;
 }
 
 static void dom0_send(struct fuzz *f, uint32_t type, const char *payload,
@@ -194,15 +177,15 @@ static void guest_queue(struct fuzz *f)
 {
 	struct xsd_sockmsg h = {.req_id = ++f->req_id};
 	const uint8_t *b;
-	int type = take_byte(f), tx = take_byte(f);
+	int type = fuzz_take_byte(&f->in), tx = fuzz_take_byte(&f->in);
 	size_t len;
 
-	if (type < 0 || tx < 0 || !take(f, 2, &b))
+	if (type < 0 || tx < 0 || !fuzz_take(&f->in, 2, &b))
 		return;
 	len = (size_t)(b[0] | b[1] << 8);
-	if (len > f->left)
-		len = f->left;
-	(void)take(f, len, &b);
+	if (len > f->in.left)
+		len = f->in.left;
+	(void)fuzz_take(&f->in, len, &b);
 	if (f->queued + HDR_SIZE + len > GUEST_QUEUE)
 		return;
 	h.type = (uint32_t)type % (XS_TYPE_COUNT + 1);
@@ -215,7 +198,7 @@ static void guest_queue(struct fuzz *f)
 
 static void do_life(struct fuzz *f)
 {
-	int what = take_byte(f);
+	int what = fuzz_take_byte(&f->in);
 	char msg[16];
 	int n;
 
@@ -251,22 +234,22 @@ static void do_op(struct fuzz *f, unsigned int op)
 
 	switch (op % 8) {
 	case 0:
-		n = take_byte(f);
-		if (n < 0 || !take(f, 4, &b))
+		n = fuzz_take_byte(&f->in);
+		if (n < 0 || !fuzz_take(&f->in, 4, &b))
 			return;
 		memcpy(&v, b, 4);
 		*idx[n % 4] = v;
 		break;
 	case 1:
-		if (!take(f, 2, &b))
+		if (!fuzz_take(&f->in, 2, &b))
 			return;
 		v = (uint32_t)(b[0] | b[1] << 8);
-		n = take_byte(f);
+		n = fuzz_take_byte(&f->in);
 		if (n < 0)
 			return;
-		if ((size_t)n > f->left)
-			n = (int)f->left;
-		(void)take(f, (size_t)n, &b);
+		if ((size_t)n > f->in.left)
+			n = (int)f->in.left;
+		(void)fuzz_take(&f->in, (size_t)n, &b);
 		ring_write(in->req, v, b, (size_t)n);
 		in->req_prod += (uint32_t)n;
 		break;
@@ -274,7 +257,7 @@ static void do_op(struct fuzz *f, unsigned int op)
 		guest_queue(f);
 		break;
 	case 3:
-		n = take_byte(f);
+		n = fuzz_take_byte(&f->in);
 		if (n < 0)
 			return;
 		v = in->rsp_prod - in->rsp_cons;
@@ -283,13 +266,13 @@ static void do_op(struct fuzz *f, unsigned int op)
 		in->rsp_cons += v;
 		break;
 	case 4:
-		n = take_byte(f);
+		n = fuzz_take_byte(&f->in);
 		if (n < 0)
 			return;
 		in->connection = n < 2 ? (uint32_t)n : (uint32_t)n << 24;
 		break;
 	case 5:
-		if (!take(f, 3, &b))
+		if (!fuzz_take(&f->in, 3, &b))
 			return;
 		page.bytes[(b[0] | b[1] << 8) % sizeof(page.bytes)] = b[2];
 		break;
@@ -297,7 +280,7 @@ static void do_op(struct fuzz *f, unsigned int op)
 		do_life(f);
 		break;
 	case 7:
-		n = take_byte(f);
+		n = fuzz_take_byte(&f->in);
 		for (k = 0; k < n % 16; k++)
 			guest_kick(f);
 		break;
@@ -338,8 +321,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int op;
 
 	memset(&f, 0, sizeof(f));
-	f.p = data;
-	f.left = size;
+	f.in.p = data;
+	f.in.left = size;
 	memset(&page, 0, sizeof(page));
 	/* Forget the previous input's wake-ups. */
 	while (read(kick_fd, &v, sizeof(v)) > 0)
@@ -358,7 +341,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!f.ring)
 		abort(); /* registered and introduced: the ring is attached */
 
-	while ((op = take_byte(&f)) >= 0) {
+	while ((op = fuzz_take_byte(&f.in)) >= 0) {
 		do_op(&f, (unsigned int)op);
 		guest_push(&f);
 		guest_kick(&f);

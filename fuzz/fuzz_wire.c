@@ -32,6 +32,7 @@
 #include <xen/io/xs_wire.h>
 
 #include "../common/log.h"
+#include "fuzz_input.h"
 #include "store.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -64,8 +65,7 @@ struct fuzz {
 	struct xs_store *s;
 	struct slot slot[NSLOT];
 	uint32_t req_id;
-	const uint8_t *p;
-	size_t left;
+	struct fuzz_input in;
 };
 
 static struct xs_quota fuzz_quota;
@@ -227,23 +227,6 @@ static void slot_send(struct fuzz *f, struct slot *sl, uint32_t type,
 	slot_feed(f, sl, msg, HDR_SIZE + len);
 }
 
-static bool take(struct fuzz *f, size_t n, const uint8_t **out)
-{
-	if (f->left < n)
-		return false;
-	*out = f->p;
-	f->p += n;
-	f->left -= n;
-	return true;
-}
-
-static int take_byte(struct fuzz *f)
-{
-	const uint8_t *b;
-
-	return take(f, 1, &b) ? *b : -1;
-}
-
 static void introduce(struct fuzz *f, uint32_t domid, unsigned int mfn)
 {
 	char msg[64];
@@ -255,7 +238,7 @@ static void introduce(struct fuzz *f, uint32_t domid, unsigned int mfn)
 
 static void do_life(struct fuzz *f, struct slot *sl)
 {
-	int what = take_byte(f), arg;
+	int what = fuzz_take_byte(&f->in), arg;
 
 	if (what < 0)
 		return;
@@ -281,7 +264,7 @@ static void do_life(struct fuzz *f, struct slot *sl)
 		break;
 	case 5:
 		/* Same or another ring page: another page rebinds. */
-		arg = take_byte(f);
+		arg = fuzz_take_byte(&f->in);
 		introduce(f, sl->domid ? sl->domid : 3, arg < 0 ? 0 : arg % 2);
 		break;
 	}
@@ -296,31 +279,31 @@ static void do_chunk(struct fuzz *f, unsigned int sel)
 	switch ((sel / NSLOT) % 8) {
 	case ACT_RAW:
 	case ACT_RAW2:
-		len = take_byte(f);
+		len = fuzz_take_byte(&f->in);
 		if (len < 0)
 			return;
-		if ((size_t)len > f->left)
-			len = (int)f->left;
-		(void)take(f, (size_t)len, &b);
+		if ((size_t)len > f->in.left)
+			len = (int)f->in.left;
+		(void)fuzz_take(&f->in, (size_t)len, &b);
 		slot_feed(f, sl, b, (size_t)len);
 		break;
 	case ACT_MSG:
 	case ACT_MSG2:
 	case ACT_MSG3:
-		type = take_byte(f);
-		tx = take_byte(f);
-		if (type < 0 || tx < 0 || !take(f, 2, &b))
+		type = fuzz_take_byte(&f->in);
+		tx = fuzz_take_byte(&f->in);
+		if (type < 0 || tx < 0 || !fuzz_take(&f->in, 2, &b))
 			return;
 		len = b[0] | b[1] << 8;
-		if ((size_t)len > f->left)
-			len = (int)f->left;
-		(void)take(f, (size_t)len, &b);
+		if ((size_t)len > f->in.left)
+			len = (int)f->in.left;
+		(void)fuzz_take(&f->in, (size_t)len, &b);
 		/* One past the last type: an unknown one. */
 		slot_send(f, sl, (uint32_t)type % (XS_TYPE_COUNT + 1),
 			  (uint32_t)tx, b, (uint32_t)len);
 		break;
 	case ACT_DRAIN:
-		n = take_byte(f);
+		n = fuzz_take_byte(&f->in);
 		slot_drain(sl, n < 0 ? 0 : (size_t)n * 16);
 		break;
 	case ACT_DRAIN_ALL:
@@ -357,7 +340,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct fuzz f = {.p = data, .left = size};
+	struct fuzz f = {.in = {.p = data, .left = size}};
 	struct xs_domain_hooks hooks = {
 		.attach = fuzz_attach, .detach = fuzz_detach, .opaque = &f};
 	unsigned int i;
@@ -380,7 +363,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	slot_drain(&f.slot[0], 0);
 	xs_store_flush(f.s);
 
-	while ((sel = take_byte(&f)) >= 0) {
+	while ((sel = fuzz_take_byte(&f.in)) >= 0) {
 		do_chunk(&f, (unsigned int)sel);
 		xs_store_flush(f.s);
 		for (i = 0; i < NSLOT; i++) {
