@@ -1,0 +1,17 @@
+/*
+ * Console and shutdown.  With a Xen hypervisor the console is
+ * console_io(CONSOLEIO_write) and shutdown is SCHEDOP_shutdown; without one
+ * (QEMU) the console is COM1 and shutdown goes through isa-debug-exit.
+ */
+#ifndef GUEST_CONSOLE_H
+#define GUEST_CONSOLE_H
+
+void console_write(const char *buf, unsigned long len);
+int printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* reason is SHUTDOWN_poweroff or SHUTDOWN_crash. */
+__attribute__((noreturn)) void guest_shutdown(unsigned int reason);
+__attribute__((noreturn, format(printf, 1, 2)))
+void panic(const char *fmt, ...);
+
+#endif

@@ -1,0 +1,36 @@
+/* Boot state, traps and the scenario runner of the test guest. */
+#ifndef GUEST_GUEST_H
+#define GUEST_GUEST_H
+
+#include <stdint.h>
+#include "xen.h"
+
+extern char _image_start[], _image_end[];
+
+/* NULL if the loader gave no valid hvm_start_info. */
+extern const struct hvm_start_info *start_info;
+
+void traps_init(void);
+
+/*
+ * A scenario runs checks; each check prints one line with PASS or FAIL.
+ * check() returns its condition so that a scenario can stop early.
+ */
+struct scenario {
+	const char *name;
+	void (*run)(void);
+	/* Needs hypercalls: skipped with a SKIP line when there is no Xen. */
+	int needs_xen;
+	/* Run when the command line names no scenario. */
+	int in_default;
+};
+
+int check(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+void scenario_boot(void);
+void scenario_version(void);
+void scenario_memmap(void);
+void scenario_badargs(void);
+void scenario_exception(void);
+
+#endif

@@ -1,0 +1,122 @@
+/*
+ * Entry from head.S and the scenario runner.
+ *
+ * The command line picks one scenario with test=NAME; without test= every
+ * scenario marked in_default runs.  Each check prints one line containing
+ * PASS or FAIL; at the end the guest powers off if every check passed and
+ * crashes otherwise, so the exit status of the domain is the verdict.
+ */
+#include <stdarg.h>
+#include "console.h"
+#include "guest.h"
+#include "hypercall.h"
+#include "lib.h"
+
+void guest_main(uint32_t start_info_paddr);
+
+const struct hvm_start_info *start_info;
+
+static unsigned int nr_failed;
+
+static const struct scenario scenarios[] = {
+	{ .name = "boot", .run = scenario_boot },
+	{ .name = "version", .run = scenario_version, .needs_xen = 1,
+	  .in_default = 1 },
+	{ .name = "memmap", .run = scenario_memmap, .in_default = 1 },
+	{ .name = "badargs", .run = scenario_badargs, .needs_xen = 1,
+	  .in_default = 1 },
+	{ .name = "exception", .run = scenario_exception },
+};
+
+int check(int ok, const char *fmt, ...)
+{
+	char buf[200];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	printf("%s: %s\n", ok ? "PASS" : "FAIL", buf);
+	if (!ok)
+		nr_failed++;
+	return ok;
+}
+
+/*
+ * Copies the value of "test=" from the command line into name; returns 0
+ * if there is none.  The command line is hostile-ish input from the
+ * loader: bound every read.
+ */
+static int cmdline_test(const char *cmdline, char *name, size_t size)
+{
+	const char *p = cmdline;
+	size_t budget = 4096, n;
+
+	while (budget && *p) {
+		while (budget && *p == ' ') {
+			p++;
+			budget--;
+		}
+		if (budget > 5 && !strncmp(p, "test=", 5)) {
+			p += 5;
+			budget -= 5;
+			for (n = 0; budget && *p && *p != ' ' && n + 1 < size;
+			     n++, budget--)
+				name[n] = *p++;
+			name[n] = '\0';
+			return 1;
+		}
+		while (budget && *p && *p != ' ') {
+			p++;
+			budget--;
+		}
+	}
+	return 0;
+}
+
+static void scenario_run(const struct scenario *s)
+{
+	if (s->needs_xen && !hypercall_ready) {
+		printf("SKIP: %s: no Xen hypervisor\n", s->name);
+		return;
+	}
+	s->run();
+}
+
+void guest_main(uint32_t start_info_paddr)
+{
+	const struct hvm_start_info *si = (void *)(uintptr_t)start_info_paddr;
+	const char *cmdline = "";
+	char name[32];
+	unsigned int i;
+
+	(void)hypercall_init();
+	traps_init();
+	if (si && si->magic == XEN_HVM_START_MAGIC_VALUE) {
+		start_info = si;
+		if (si->cmdline_paddr)
+			cmdline = (const char *)(uintptr_t)si->cmdline_paddr;
+	}
+
+	if (!cmdline_test(cmdline, name, sizeof(name))) {
+		printf("xenia test guest: all scenarios (%s)\n",
+		       hypercall_ready ? "xen" : "no xen");
+		for (i = 0; i < ARRAY_SIZE(scenarios); i++)
+			if (scenarios[i].in_default)
+				scenario_run(&scenarios[i]);
+	} else {
+		for (i = 0; i < ARRAY_SIZE(scenarios); i++)
+			if (!strcmp(scenarios[i].name, name))
+				break;
+		if (i == ARRAY_SIZE(scenarios))
+			check(0, "unknown scenario test=%s", name);
+		else
+			scenario_run(&scenarios[i]);
+	}
+
+	if (nr_failed) {
+		printf("xenia test guest: %u check(s) failed\n", nr_failed);
+		guest_shutdown(SHUTDOWN_crash);
+	}
+	guest_shutdown(SHUTDOWN_poweroff);
+}

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+#include "domain.h"
+
+#include "vcpu.h"
+
+void domain_shutdown(struct domain *d, int status)
+{
+	unsigned int i;
+
+	pthread_mutex_lock(&d->lock);
+	if (d->shutting_down) {
+		pthread_mutex_unlock(&d->lock);
+		return;
+	}
+	d->shutting_down = true;
+	d->exit_status = status;
+	pthread_mutex_unlock(&d->lock);
+	/* Every other vCPU leaves KVM_RUN and sees the flag. */
+	for (i = 0; i < d->nr_vcpus; i++) {
+		struct vcpu *v = &d->vcpus[i];
+
+		if (v->run && !pthread_equal(v->thread, pthread_self()))
+			vcpu_kick(v);
+	}
+}
+
+bool domain_is_shutting_down(struct domain *d)
+{
+	bool r;
+
+	pthread_mutex_lock(&d->lock);
+	r = d->shutting_down;
+	pthread_mutex_unlock(&d->lock);
+	return r;
+}

@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: MIT */
+#include "hypercall.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "log.h"
+#include "mem.h"
+#include "xen.h"
+
+#define HYPERCALL_MAX 64
+#define X86_EFER_LMA (1ULL << 10)
+
+struct hypercall_row {
+	const char *name;
+	hypercall_fn *fn;
+};
+
+static const struct hypercall_row hypercall_table[HYPERCALL_MAX] = {
+	[__HYPERVISOR_console_io] = {"console_io", hcall_console_io},
+	[__HYPERVISOR_sched_op] = {"sched_op", hcall_sched_op},
+	[__HYPERVISOR_xen_version] = {"xen_version", hcall_xen_version},
+};
+
+/* One bit per stub of the page whose -ENOSYS has been logged. */
+#define HYPERCALL_STUBS (VMM_PAGE_SIZE / HYPERCALL_STUB_SIZE)
+static atomic_uint_least64_t hypercall_enosys_logged[HYPERCALL_STUBS / 64];
+static struct log_ratelimit hypercall_rl = LOG_RATELIMIT_INIT;
+
+int hypercall_page_install(struct vcpu *v, uint64_t msr_value)
+{
+	uint64_t gpa = msr_value & VMM_PAGE_MASK;
+	uint8_t *page;
+	unsigned int i;
+
+	/* The low bits pick a page of the area; we have only page 0. */
+	if (msr_value & ~VMM_PAGE_MASK)
+		return -EINVAL;
+	page = mem_gpa_ptr(v->dom, gpa, VMM_PAGE_SIZE);
+	if (!page)
+		return -EFAULT;
+	for (i = 0; i < VMM_PAGE_SIZE / HYPERCALL_STUB_SIZE; i++) {
+		uint8_t *p = page + i * HYPERCALL_STUB_SIZE;
+
+		memset(p, 0xcc, HYPERCALL_STUB_SIZE); /* int3 padding */
+		p[0] = 0xb8;
+		memcpy(p + 1, &i, 4);
+		p[5] = 0xe7;
+		p[6] = HYPERCALL_PORT;
+		p[7] = 0xc3;
+	}
+	log_debug("hypercall: vCPU %u: page at 0x%llx", v->id,
+		  (unsigned long long)gpa);
+	return 0;
+}
+
+void hypercall_log_unknown_op(const char *hcall, uint64_t op)
+{
+	log_warnx_rl(&hypercall_rl, "hypercall: %s: unknown op %llu: -ENOSYS",
+		     hcall, (unsigned long long)op);
+}
+
+static void hypercall_get_args(struct vcpu *v, struct hypercall_args *args)
+{
+	const struct kvm_regs *r = &v->run->s.regs.regs;
+	const struct kvm_sregs *s = &v->run->s.regs.sregs;
+
+	if ((s->efer & X86_EFER_LMA) && s->cs.l) {
+		args->a[0] = r->rdi;
+		args->a[1] = r->rsi;
+		args->a[2] = r->rdx;
+		args->a[3] = r->r10;
+		args->a[4] = r->r8;
+		args->a[5] = r->r9;
+	} else {
+		args->a[0] = (uint32_t)r->rbx;
+		args->a[1] = (uint32_t)r->rcx;
+		args->a[2] = (uint32_t)r->rdx;
+		args->a[3] = (uint32_t)r->rsi;
+		args->a[4] = (uint32_t)r->rdi;
+		args->a[5] = (uint32_t)r->rbp;
+	}
+}
+
+void hypercall_dispatch(struct vcpu *v, uint32_t nr)
+{
+	const struct hypercall_row *row = NULL;
+	struct hypercall_args args;
+	long ret;
+
+	if (nr < HYPERCALL_MAX && hypercall_table[nr].fn)
+		row = &hypercall_table[nr];
+	if (row) {
+		hypercall_get_args(v, &args);
+		ret = row->fn(v, &args);
+	} else {
+		uint64_t bit = 1ULL << (nr % 64);
+
+		/* Numbers past the page come from a hand-made OUT. */
+		if (nr >= HYPERCALL_STUBS)
+			log_warnx_rl(&hypercall_rl,
+				     "hypercall: %u unknown: -ENOSYS", nr);
+		else if (!(atomic_fetch_or(&hypercall_enosys_logged[nr / 64],
+					   bit) &
+			   bit))
+			log_warnx("hypercall: %u not implemented: -ENOSYS",
+				  nr);
+		ret = -XEN_ENOSYS;
+	}
+	v->run->s.regs.regs.rax = (uint64_t)ret;
+	v->run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
+}

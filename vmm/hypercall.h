@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Xen hypercalls from the guest.
+ *
+ * Transport: KVM here has no in-kernel Xen support and VMCALL hangs the
+ * vCPU, so the hypercall page holds, for hypercall i at offset 32*i,
+ *
+ *	mov $i, %eax		b8 <i:32>
+ *	out %eax, $0x99		e7 99
+ *	ret			c3
+ *
+ * which works in 32- and 64-bit mode and exits to us as KVM_EXIT_IO on
+ * HYPERCALL_PORT.  The port must fit OUT's 8-bit immediate: a 16-bit port
+ * would need %dx, which is hypercall argument 3.  Arguments are read from
+ * the registers KVM synced at the exit (64-bit: rdi rsi rdx r10 r8 r9;
+ * 32-bit: ebx ecx edx esi edi ebp), the result goes back in rax as a Xen
+ * (negative) errno or a value.
+ */
+#ifndef XENIA_VMM_HYPERCALL_H
+#define XENIA_VMM_HYPERCALL_H
+
+#include <stdint.h>
+
+#include "domain.h"
+
+#define HYPERCALL_PORT 0x99
+#define HYPERCALL_STUB_SIZE 32
+
+struct hypercall_args {
+	uint64_t a[6];
+};
+
+typedef long hypercall_fn(struct vcpu *v, const struct hypercall_args *args);
+
+/* The guest wrote MSR 0x40000000: fill the page.  0, or <0 for a #GP. */
+int hypercall_page_install(struct vcpu *v, uint64_t msr_value)
+	__attribute__((warn_unused_result));
+
+/* A KVM_EXIT_IO on HYPERCALL_PORT: run hypercall `nr` and set rax. */
+void hypercall_dispatch(struct vcpu *v, uint32_t nr);
+
+/* Handlers, one file per hypercall family. */
+hypercall_fn hcall_console_io;
+hypercall_fn hcall_sched_op;
+hypercall_fn hcall_xen_version;
+
+/* Logs an unknown sub-op once per (hypercall, op) pair, rate-limited. */
+void hypercall_log_unknown_op(const char *hcall, uint64_t op);
+
+#endif

@@ -1,0 +1,191 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * xenia-vmm: runs one domain on /dev/kvm behind Xen's guest ABI.
+ *
+ *   xenia-vmm --kernel K --memory MiB --vcpus N --cmdline S [--initrd F]
+ *
+ * Exit status: 0 poweroff, 1 VMM error (bad kernel, KVM failure), 2 usage,
+ * 64 + the Xen SHUTDOWN_* reason otherwise (65 reboot, 66 suspend,
+ * 67 crash, including a triple fault, 68 watchdog).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "domain.h"
+#include "kvm.h"
+#include "loader.h"
+#include "log.h"
+#include "mem.h"
+#include "vcpu.h"
+
+struct vmm_args {
+	const char *kernel;
+	const char *initrd;
+	const char *cmdline;
+	uint64_t memory_mib;
+	unsigned int vcpus;
+	bool verbose;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: xenia-vmm --kernel FILE --memory MiB [--vcpus N]\n"
+		"                 [--cmdline STRING] [--initrd FILE] [-v]\n"
+		"Runs one PVH domain on /dev/kvm behind the Xen ABI.\n"
+		"Exit status: 0 poweroff, 1 error, 2 usage, 64+reason for\n"
+		"other shutdowns (65 reboot, 66 suspend, 67 crash).\n");
+}
+
+static int parse_uint(const char *s, uint64_t min, uint64_t max,
+		      uint64_t *out)
+{
+	char *end;
+	uint64_t v;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct vmm_args *a)
+{
+	static const struct option opts[] = {
+		{"kernel", required_argument, NULL, 'k'},
+		{"memory", required_argument, NULL, 'm'},
+		{"vcpus", required_argument, NULL, 'c'},
+		{"cmdline", required_argument, NULL, 'a'},
+		{"initrd", required_argument, NULL, 'i'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	uint64_t n;
+	int c;
+
+	a->cmdline = "";
+	a->vcpus = 1;
+	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'k':
+			a->kernel = optarg;
+			break;
+		case 'm':
+			if (parse_uint(optarg, VMM_RAM_MIN_MIB, VMM_RAM_MAX_MIB,
+				       &a->memory_mib) < 0) {
+				log_errx("--memory: a size in MiB from %d to "
+					 "%d, not '%s'",
+					 VMM_RAM_MIN_MIB, VMM_RAM_MAX_MIB,
+					 optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'c':
+			if (parse_uint(optarg, 1, VMM_MAX_VCPUS, &n) < 0) {
+				log_errx("--vcpus: from 1 to %d, not '%s'",
+					 VMM_MAX_VCPUS, optarg);
+				return -EINVAL;
+			}
+			a->vcpus = (unsigned int)n;
+			break;
+		case 'a':
+			a->cmdline = optarg;
+			break;
+		case 'i':
+			a->initrd = optarg;
+			break;
+		case 'v':
+			a->verbose = true;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(VMM_EXIT_OK);
+		default:
+			usage(stderr);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		log_errx("unexpected argument '%s'", argv[optind]);
+		return -EINVAL;
+	}
+	if (!a->kernel || !a->memory_mib) {
+		log_errx("--kernel and --memory are required");
+		usage(stderr);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void domain_init(struct domain *d)
+{
+	unsigned int i;
+
+	memset(d, 0, sizeof(*d));
+	d->mem_fd = -1;
+	d->kvm_fd = -1;
+	d->vm_fd = -1;
+	for (i = 0; i < VMM_MAX_VCPUS; i++)
+		d->vcpus[i].fd = -1;
+	pthread_mutex_init(&d->lock, NULL);
+	d->exit_status = VMM_EXIT_ERROR;
+}
+
+/* Builds the domain and runs it to its shutdown; the exit status. */
+static int vmm_run(struct domain *d, const struct vmm_args *a)
+{
+	unsigned int i;
+
+	if (mem_init(d, a->memory_mib << 20) < 0)
+		return VMM_EXIT_ERROR;
+	if (loader_load_pvh(d, a->kernel, a->initrd, a->cmdline) < 0)
+		return VMM_EXIT_ERROR;
+	if (kvm_vm_create(d) < 0)
+		return VMM_EXIT_ERROR;
+	for (i = 0; i < a->vcpus; i++) {
+		if (kvm_vcpu_create(d, i) < 0)
+			return VMM_EXIT_ERROR;
+		d->nr_vcpus = i + 1;
+	}
+	if (vcpu_signals_init() < 0)
+		return VMM_EXIT_ERROR;
+	/*
+	 * Only vCPU 0 runs for now: the others wait for VCPUOP_up, which is
+	 * not implemented yet.
+	 */
+	if (a->vcpus > 1)
+		log_info("vCPUs 1-%u created but not started (no VCPUOP_up "
+			 "yet)",
+			 a->vcpus - 1);
+	if (vcpu_start(&d->vcpus[0]) < 0)
+		return VMM_EXIT_ERROR;
+	vcpu_join(&d->vcpus[0]);
+	return d->exit_status;
+}
+
+int main(int argc, char **argv)
+{
+	static struct domain dom;
+	struct vmm_args args = {0};
+	int status;
+
+	log_init("xenia-vmm", LOG_LVL_INFO);
+	if (parse_args(argc, argv, &args) < 0)
+		return VMM_EXIT_USAGE;
+	if (args.verbose)
+		log_set_level(LOG_LVL_DEBUG);
+	domain_init(&dom);
+	status = vmm_run(&dom, &args);
+	kvm_destroy(&dom);
+	mem_destroy(&dom);
+	return status;
+}

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Guest memory: RAM in a memfd (so another process can map it later) and
+ * bounds-checked access to it.
+ *
+ * Guest-physical addresses are offsets into the memfd: RAM is one block at
+ * GPA 0.  Guest-virtual addresses (hypercall arguments) are translated with
+ * the calling vCPU's page tables: paging off means GVA == GPA, 4-level long
+ * mode paging is walked in software; 32-bit paging is refused (-EFAULT)
+ * until a guest needs it.
+ */
+#ifndef XENIA_VMM_MEM_H
+#define XENIA_VMM_MEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "domain.h"
+
+#define VMM_PAGE_SIZE 4096ULL
+#define VMM_PAGE_MASK (~(VMM_PAGE_SIZE - 1))
+
+/* Smallest and largest RAM: the top stays below the LAPIC/IOAPIC window. */
+#define VMM_RAM_MIN_MIB 1
+#define VMM_RAM_MAX_MIB 3584
+
+int mem_init(struct domain *d, uint64_t size)
+	__attribute__((warn_unused_result));
+void mem_destroy(struct domain *d);
+
+/* Host pointer to [gpa, gpa+len) or NULL when any byte is outside RAM. */
+void *mem_gpa_ptr(struct domain *d, uint64_t gpa, uint64_t len);
+
+/*
+ * Copy between host memory and guest-virtual memory of `v`, page by page.
+ * 0 or -EFAULT (an unmapped page, or a GPA outside RAM); nothing partial is
+ * reported, the guest gets the error.
+ */
+int mem_copy_from_guest(struct vcpu *v, void *dst, uint64_t gva, size_t len)
+	__attribute__((warn_unused_result));
+int mem_copy_to_guest(struct vcpu *v, uint64_t gva, const void *src,
+		      size_t len) __attribute__((warn_unused_result));
+
+#endif
