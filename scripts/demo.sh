@@ -50,4 +50,16 @@ run xenstore-read /vm/demo/memory
 say "Xen's own test-xenstore against it"
 run /usr/lib/xen-4.17/bin/test-xenstore
 stop
+
+say "xenia-vmm boots the test guest on /dev/kvm; its console follows"
+if [ -c /dev/kvm ]; then
+	run build/xenia-vmm --kernel build/guest/test-guest.elf --memory 64 \
+		--vcpus 1 --cmdline test=boot
+	echo "(exit status $?: poweroff)"
+	run build/xenia-vmm --kernel build/guest/test-guest.elf --memory 64 \
+		--vcpus 1
+	echo "(exit status $?: every check passed, poweroff)"
+else
+	echo "no /dev/kvm here: skipping the guest"
+fi
 say "done"
