@@ -45,6 +45,8 @@ test: deps
 
 bench: deps build
 	bench/xenstore/run.sh
+	bench/boot/run.sh
+	bench/hypercall/run.sh
 
 clean:
 	rm -rf $(BUILD) $(FUZZ_BUILD)

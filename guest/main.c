@@ -26,6 +26,7 @@ static const struct scenario scenarios[] = {
 	{ .name = "badargs", .run = scenario_badargs, .needs_xen = 1,
 	  .in_default = 1 },
 	{ .name = "exception", .run = scenario_exception },
+	{ .name = "hcbench", .run = scenario_hcbench, .needs_xen = 1 },
 };
 
 int check(int ok, const char *fmt, ...)

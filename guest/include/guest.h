@@ -32,5 +32,6 @@ void scenario_version(void);
 void scenario_memmap(void);
 void scenario_badargs(void);
 void scenario_exception(void);
+void scenario_hcbench(void);
 
 #endif
