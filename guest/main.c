@@ -26,6 +26,10 @@ static const struct scenario scenarios[] = {
 	{ .name = "badargs", .run = scenario_badargs, .needs_xen = 1,
 	  .in_default = 1 },
 	{ .name = "exception", .run = scenario_exception },
+	{ .name = "evtchn", .run = scenario_evtchn, .needs_xen = 1,
+	  .in_default = 1 },
+	{ .name = "timer", .run = scenario_timer, .needs_xen = 1,
+	  .in_default = 1 },
 	{ .name = "hcbench", .run = scenario_hcbench, .needs_xen = 1 },
 };
 

@@ -15,6 +15,7 @@ void domain_shutdown(struct domain *d, int status)
 	d->shutting_down = true;
 	d->exit_status = status;
 	pthread_mutex_unlock(&d->lock);
+	xen_state_wake_all(d);
 	/* Every other vCPU leaves KVM_RUN and sees the flag. */
 	for (i = 0; i < d->nr_vcpus; i++) {
 		struct vcpu *v = &d->vcpus[i];

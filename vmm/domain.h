@@ -14,7 +14,9 @@
 
 #include <linux/kvm.h>
 
-#define VMM_MAX_VCPUS 64
+#include "xenstate.h"
+
+#define VMM_MAX_VCPUS XEN_STATE_MAX_VCPUS
 
 /*
  * Exit statuses of xenia-vmm.  A guest shutdown maps to 64 + the Xen
@@ -56,6 +58,9 @@ struct domain {
 	/* Boot: where the vCPU 0 starts (filled by the loader). */
 	uint32_t entry;
 	uint32_t start_info_gpa;
+
+	/* Event channels, HVM params, shared_info, time: see xenstate.h. */
+	struct xen_state xen;
 
 	/* Shutdown: set once, under the lock; the first reason wins. */
 	pthread_mutex_t lock;

@@ -21,6 +21,12 @@ static const struct hypercall_row hypercall_table[HYPERCALL_MAX] = {
 	[__HYPERVISOR_console_io] = {"console_io", hcall_console_io},
 	[__HYPERVISOR_sched_op] = {"sched_op", hcall_sched_op},
 	[__HYPERVISOR_xen_version] = {"xen_version", hcall_xen_version},
+	[__HYPERVISOR_event_channel_op] = {"event_channel_op",
+					   hcall_event_channel_op},
+	[__HYPERVISOR_hvm_op] = {"hvm_op", hcall_hvm_op},
+	[__HYPERVISOR_memory_op] = {"memory_op", hcall_memory_op},
+	[__HYPERVISOR_vcpu_op] = {"vcpu_op", hcall_vcpu_op},
+	[__HYPERVISOR_set_timer_op] = {"set_timer_op", hcall_set_timer_op},
 };
 
 /* One bit per stub of the page whose -ENOSYS has been logged. */

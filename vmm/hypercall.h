@@ -43,6 +43,15 @@ void hypercall_dispatch(struct vcpu *v, uint32_t nr);
 hypercall_fn hcall_console_io;
 hypercall_fn hcall_sched_op;
 hypercall_fn hcall_xen_version;
+hypercall_fn hcall_event_channel_op;
+hypercall_fn hcall_hvm_op;
+hypercall_fn hcall_memory_op;
+hypercall_fn hcall_vcpu_op;
+hypercall_fn hcall_set_timer_op;
+
+/* SCHEDOP_block and SCHEDOP_poll (evtchn.c). */
+long sched_block(struct vcpu *v);
+long sched_poll(struct vcpu *v, uint64_t arg);
 
 /* Logs an unknown sub-op once per (hypercall, op) pair, rate-limited. */
 void hypercall_log_unknown_op(const char *hcall, uint64_t op);

@@ -156,6 +156,8 @@ static int vmm_run(struct domain *d, const struct vmm_args *a)
 			return VMM_EXIT_ERROR;
 		d->nr_vcpus = i + 1;
 	}
+	if (xen_state_init(d) < 0)
+		return VMM_EXIT_ERROR;
 	if (vcpu_signals_init() < 0)
 		return VMM_EXIT_ERROR;
 	/*
@@ -185,6 +187,7 @@ int main(int argc, char **argv)
 		log_set_level(LOG_LVL_DEBUG);
 	domain_init(&dom);
 	status = vmm_run(&dom, &args);
+	xen_state_destroy(&dom);
 	kvm_destroy(&dom);
 	mem_destroy(&dom);
 	return status;

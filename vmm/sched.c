@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* sched_op: yield and shutdown. */
+/* sched_op: yield and shutdown; block and poll live in evtchn.c. */
 #include <sched.h>
 
 #include "hypercall.h"
@@ -34,6 +34,10 @@ long hcall_sched_op(struct vcpu *v, const struct hypercall_args *args)
 		return 0;
 	case SCHEDOP_shutdown:
 		return sched_shutdown(v, args->a[1]);
+	case SCHEDOP_block:
+		return sched_block(v);
+	case SCHEDOP_poll:
+		return sched_poll(v, args->a[1]);
 	default:
 		hypercall_log_unknown_op("sched_op", args->a[0]);
 		return -XEN_ENOSYS;

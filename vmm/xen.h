@@ -19,6 +19,10 @@
 #include <xen/sched.h>
 #include <xen/version.h>
 #include <xen/memory.h>
+#include <xen/event_channel.h>
+#include <xen/vcpu.h>
+#include <xen/hvm/hvm_op.h>
+#include <xen/hvm/params.h>
 #include <xen/arch-x86/hvm/start_info.h>
 
 /* The Xen release we present to guests: CPUID 0x40000001, XENVER_version. */

@@ -41,4 +41,34 @@ trap_common:
 	hlt
 	jmp	1b
 
+/*
+ * The event-channel upcall (HVM callback vector): saves the registers a C
+ * call may clobber, runs evtchn_upcall() and returns to the interrupted
+ * code.  The CPU aligned the stack to 16 and pushed 5 words; 9 more keep
+ * it aligned for the call.
+ */
+	.globl	upcall_stub
+upcall_stub:
+	pushq	%rax
+	pushq	%rcx
+	pushq	%rdx
+	pushq	%rsi
+	pushq	%rdi
+	pushq	%r8
+	pushq	%r9
+	pushq	%r10
+	pushq	%r11
+	cld
+	call	evtchn_upcall
+	popq	%r11
+	popq	%r10
+	popq	%r9
+	popq	%r8
+	popq	%rdi
+	popq	%rsi
+	popq	%rdx
+	popq	%rcx
+	popq	%rax
+	iretq
+
 	.section .note.GNU-stack, "", @progbits

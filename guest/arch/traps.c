@@ -1,7 +1,8 @@
 /*
- * IDT for the CPU exceptions.  Any exception is fatal in the test guest:
- * the handler prints the vector, error code and registers, then asks for a
- * crash shutdown.
+ * IDT for the CPU exceptions, and through traps_set_vector() for interrupt
+ * vectors such as the event-channel upcall.  Any exception is fatal in the
+ * test guest: the handler prints the vector, error code and registers, then
+ * asks for a crash shutdown.
  */
 #include <stdint.h>
 #include "arch.h"
@@ -34,7 +35,22 @@ struct trap_frame {
 extern char trap_stubs[];
 void trap_handle(struct trap_frame *f);
 
-static struct idt_gate idt[NR_EXCEPTIONS] __attribute__((aligned(16)));
+static struct idt_gate idt[256] __attribute__((aligned(16)));
+
+static void idt_set(unsigned int vector, uint64_t addr)
+{
+	idt[vector].offset_lo = (uint16_t)addr;
+	idt[vector].selector = SEL_CODE64;
+	idt[vector].type = GATE_INTR;
+	idt[vector].offset_mid = (uint16_t)(addr >> 16);
+	idt[vector].offset_hi = (uint32_t)(addr >> 32);
+}
+
+void traps_set_vector(unsigned int vector, void (*stub)(void))
+{
+	if (vector >= NR_EXCEPTIONS && vector < 256)
+		idt_set(vector, (uintptr_t)stub);
+}
 
 void traps_init(void)
 {
@@ -47,15 +63,8 @@ void traps_init(void)
 	};
 	unsigned int i;
 
-	for (i = 0; i < NR_EXCEPTIONS; i++) {
-		uint64_t addr = (uintptr_t)trap_stubs + i * STUB_SIZE;
-
-		idt[i].offset_lo = (uint16_t)addr;
-		idt[i].selector = SEL_CODE64;
-		idt[i].type = GATE_INTR;
-		idt[i].offset_mid = (uint16_t)(addr >> 16);
-		idt[i].offset_hi = (uint32_t)(addr >> 32);
-	}
+	for (i = 0; i < NR_EXCEPTIONS; i++)
+		idt_set(i, (uintptr_t)trap_stubs + i * STUB_SIZE);
 	asm volatile("lidt %0" : : "m"(idtr));
 }
 

@@ -11,6 +11,8 @@ extern char _image_start[], _image_end[];
 extern const struct hvm_start_info *start_info;
 
 void traps_init(void);
+/* Points IDT entry vector (32..255) at an interrupt stub. */
+void traps_set_vector(unsigned int vector, void (*stub)(void));
 
 /*
  * A scenario runs checks; each check prints one line with PASS or FAIL.
@@ -32,6 +34,8 @@ void scenario_version(void);
 void scenario_memmap(void);
 void scenario_badargs(void);
 void scenario_exception(void);
+void scenario_evtchn(void);
+void scenario_timer(void);
 void scenario_hcbench(void);
 
 #endif

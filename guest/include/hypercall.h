@@ -87,4 +87,33 @@ static inline long hyp_xen_version(int cmd, void *arg)
 			  (unsigned long)arg);
 }
 
+static inline long hyp_event_channel_op(int cmd, void *arg)
+{
+	return hypercall2(__HYPERVISOR_event_channel_op, (unsigned long)cmd,
+			  (unsigned long)arg);
+}
+
+static inline long hyp_hvm_op(int cmd, void *arg)
+{
+	return hypercall2(__HYPERVISOR_hvm_op, (unsigned long)cmd,
+			  (unsigned long)arg);
+}
+
+static inline long hyp_memory_op(int cmd, void *arg)
+{
+	return hypercall2(__HYPERVISOR_memory_op, (unsigned long)cmd,
+			  (unsigned long)arg);
+}
+
+static inline long hyp_vcpu_op(int cmd, unsigned int vcpu, void *arg)
+{
+	return hypercall3(__HYPERVISOR_vcpu_op, (unsigned long)cmd, vcpu,
+			  (unsigned long)arg);
+}
+
+static inline long hyp_set_timer_op(uint64_t deadline)
+{
+	return hypercall1(__HYPERVISOR_set_timer_op, deadline);
+}
+
 #endif

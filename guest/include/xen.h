@@ -12,5 +12,10 @@
 #include <xen/version.h>
 #include <xen/sched.h>
 #include <xen/arch-x86/hvm/start_info.h>
+#include <xen/event_channel.h>
+#include <xen/memory.h>
+#include <xen/vcpu.h>
+#include <xen/hvm/hvm_op.h>
+#include <xen/hvm/params.h>
 
 #endif

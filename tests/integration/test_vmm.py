@@ -101,6 +101,17 @@ def test_badargs():
     assert not [l for l in verdicts(p.stdout) if "FAIL" in l], show(p)
 
 
+@pytest.mark.parametrize("scenario", ["evtchn", "timer"])
+def test_events_and_time(scenario):
+    """Event channels through the callback vector; pvclock and timers."""
+    _need_guest()
+    p = run_vmm(GUEST, "test=" + scenario)
+    assert p.returncode == 0, show(p)
+    lines = verdicts(p.stdout)
+    assert [l for l in lines if "PASS: %s:" % scenario in l], show(p)
+    assert not [l for l in lines if "FAIL" in l], show(p)
+
+
 def test_initrd_and_more_vcpus_accepted(tmp_path):
     _need_guest()
     initrd = tmp_path / "initrd"

@@ -1,0 +1,531 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Event channels, 2-level ABI, and the scheduler ops that wait for them
+ * (SCHEDOP_block, SCHEDOP_poll).
+ *
+ * Delivery of a port follows Xen: set its bit in shared_info's
+ * evtchn_pending; if it was clear and the port is not masked, set the
+ * port's word in the target vCPU's evtchn_pending_sel, and if that vCPU's
+ * evtchn_upcall_pending goes from 0 to 1, inject the HVM callback vector
+ * into its LAPIC.  The guest clears upcall_pending before it scans, so an
+ * event that lands during the scan raises a fresh upcall.
+ *
+ * Only loopback interdomain channels exist for now: both ends are in this
+ * domain.  Other domains will come through xend.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+
+#include "hypercall.h"
+#include "log.h"
+#include "mem.h"
+#include "vcpu.h"
+#include "xen.h"
+
+#define BITS_PER_XEN_ULONG (sizeof(xen_ulong_t) * 8)
+/* Xen's bound on SCHEDOP_poll's port list. */
+#define POLL_PORTS_MAX 128
+
+static struct log_ratelimit evtchn_rl = LOG_RATELIMIT_INIT;
+
+static bool evtchn_test_and_set(xen_ulong_t *words, uint32_t bit)
+{
+	xen_ulong_t m = (xen_ulong_t)1 << (bit % BITS_PER_XEN_ULONG);
+
+	return __atomic_fetch_or(&words[bit / BITS_PER_XEN_ULONG], m,
+				 __ATOMIC_SEQ_CST) &
+	       m;
+}
+
+static bool evtchn_test_and_clear(xen_ulong_t *words, uint32_t bit)
+{
+	xen_ulong_t m = (xen_ulong_t)1 << (bit % BITS_PER_XEN_ULONG);
+
+	return __atomic_fetch_and(&words[bit / BITS_PER_XEN_ULONG], ~m,
+				  __ATOMIC_SEQ_CST) &
+	       m;
+}
+
+static bool evtchn_test(xen_ulong_t *words, uint32_t bit)
+{
+	xen_ulong_t m = (xen_ulong_t)1 << (bit % BITS_PER_XEN_ULONG);
+
+	return __atomic_load_n(&words[bit / BITS_PER_XEN_ULONG],
+			       __ATOMIC_SEQ_CST) &
+	       m;
+}
+
+/* The callback vector into vCPU id's LAPIC, and a kick if it is busy. */
+static void evtchn_inject(struct domain *d, unsigned int id)
+{
+	uint8_t vector = d->xen.callback_vector;
+	struct kvm_msi msi = {
+	    .address_lo = 0xfee00000u | (id << 12),
+	    .data = vector,
+	};
+	struct vcpu *v = &d->vcpus[id];
+
+	if (!vector)
+		return;
+	if (ioctl(d->vm_fd, KVM_SIGNAL_MSI, &msi) < 0 &&
+	    log_ratelimit_ok(&evtchn_rl))
+		log_warn("evtchn: KVM_SIGNAL_MSI to vCPU %u", id);
+	/*
+	 * An emulated CPL0 guest notices the interrupt only after its
+	 * current batch; the signal makes it notice now.  Our own thread
+	 * re-enters KVM_RUN right after the hypercall anyway.
+	 */
+	if (v->run && v->thread_started &&
+	    !pthread_equal(v->thread, pthread_self()))
+		vcpu_kick(v);
+}
+
+static void evtchn_raise(struct domain *d, unsigned int id, uint32_t port)
+{
+	struct vcpu_info *vi = xen_vcpu_info(d, id);
+
+	if (evtchn_test_and_set(&vi->evtchn_pending_sel,
+				port / BITS_PER_XEN_ULONG) &&
+	    __atomic_load_n(&vi->evtchn_upcall_pending, __ATOMIC_SEQ_CST))
+		return;
+	if (__atomic_exchange_n(&vi->evtchn_upcall_pending, 1,
+				__ATOMIC_SEQ_CST))
+		return;
+	evtchn_inject(d, id);
+}
+
+void evtchn_set_pending(struct domain *d, uint32_t port)
+{
+	struct shared_info *s = d->xen.shinfo;
+
+	if (evtchn_test_and_set(s->evtchn_pending, port))
+		return;
+	/* Pollers watch masked ports too. */
+	pthread_cond_broadcast(&d->xen.wake);
+	if (evtchn_test(s->evtchn_mask, port))
+		return;
+	evtchn_raise(d, d->xen.evtchn[port].notify_vcpu, port);
+}
+
+bool evtchn_port_pending(struct domain *d, uint32_t port)
+{
+	return evtchn_test(d->xen.shinfo->evtchn_pending, port);
+}
+
+void evtchn_send_virq(struct domain *d, unsigned int vcpu, uint32_t virq)
+{
+	uint32_t port;
+
+	pthread_mutex_lock(&d->xen.lock);
+	port = d->xen.vcpu[vcpu].virq_port[virq];
+	if (port)
+		evtchn_set_pending(d, port);
+	pthread_mutex_unlock(&d->xen.lock);
+}
+
+static bool evtchn_domid_is_self(struct domain *d, domid_t dom)
+{
+	return dom == DOMID_SELF || dom == d->xen.domid;
+}
+
+/* The lowest free port, or -ENOSPC.  Under the lock. */
+static int evtchn_alloc(struct domain *d)
+{
+	uint32_t port;
+
+	for (port = 1; port < EVTCHN_MAX; port++) {
+		struct evtchn *ch = &d->xen.evtchn[port];
+
+		if (ch->state != EVTCHN_FREE)
+			continue;
+		memset(ch, 0, sizeof(*ch));
+		/* A stale pending bit from an earlier user would fire now. */
+		evtchn_test_and_clear(d->xen.shinfo->evtchn_pending, port);
+		return (int)port;
+	}
+	return -ENOSPC;
+}
+
+/* The channel of a guest-named port, or NULL (-EINVAL to the guest). */
+static struct evtchn *evtchn_lookup(struct domain *d, uint32_t port)
+{
+	if (port >= EVTCHN_MAX)
+		return NULL;
+	return &d->xen.evtchn[port];
+}
+
+static long evtchn_alloc_unbound(struct domain *d,
+				 struct evtchn_alloc_unbound *a)
+{
+	int port;
+
+	if (!evtchn_domid_is_self(d, a->dom))
+		return -XEN_EPERM;
+	/* Only loopback until xend connects domains. */
+	if (!evtchn_domid_is_self(d, a->remote_dom))
+		return -XEN_ESRCH;
+	port = evtchn_alloc(d);
+	if (port < 0)
+		return -XEN_ENOSPC;
+	d->xen.evtchn[port].state = EVTCHN_UNBOUND;
+	d->xen.evtchn[port].remote_domid = d->xen.domid;
+	a->port = (evtchn_port_t)port;
+	return 0;
+}
+
+static long evtchn_bind_interdomain(struct domain *d,
+				    struct evtchn_bind_interdomain *b)
+{
+	struct evtchn *lch, *rch;
+	int port;
+
+	if (!evtchn_domid_is_self(d, b->remote_dom))
+		return -XEN_ESRCH;
+	rch = evtchn_lookup(d, b->remote_port);
+	if (!rch)
+		return -XEN_EINVAL;
+	if (rch->state != EVTCHN_UNBOUND || rch->remote_domid != d->xen.domid)
+		return -XEN_EINVAL;
+	port = evtchn_alloc(d);
+	if (port < 0)
+		return -XEN_ENOSPC;
+	lch = &d->xen.evtchn[port];
+	lch->state = EVTCHN_INTERDOMAIN;
+	lch->remote_domid = d->xen.domid;
+	lch->remote_port = b->remote_port;
+	rch->state = EVTCHN_INTERDOMAIN;
+	rch->remote_port = (uint32_t)port;
+	b->local_port = (evtchn_port_t)port;
+	/* As Xen: a send to the unbound end may have been lost. */
+	evtchn_set_pending(d, (uint32_t)port);
+	return 0;
+}
+
+static long evtchn_bind_virq(struct domain *d, struct evtchn_bind_virq *b)
+{
+	int port;
+
+	if (b->virq >= NR_VIRQS || b->vcpu >= d->nr_vcpus)
+		return -XEN_EINVAL;
+	if (d->xen.vcpu[b->vcpu].virq_port[b->virq])
+		return -XEN_EEXIST;
+	port = evtchn_alloc(d);
+	if (port < 0)
+		return -XEN_ENOSPC;
+	d->xen.evtchn[port].state = EVTCHN_VIRQ;
+	d->xen.evtchn[port].virq = b->virq;
+	d->xen.evtchn[port].notify_vcpu = (uint16_t)b->vcpu;
+	d->xen.vcpu[b->vcpu].virq_port[b->virq] = (uint32_t)port;
+	b->port = (evtchn_port_t)port;
+	return 0;
+}
+
+static long evtchn_bind_ipi(struct domain *d, struct evtchn_bind_ipi *b)
+{
+	int port;
+
+	if (b->vcpu >= d->nr_vcpus)
+		return -XEN_ENOENT;
+	port = evtchn_alloc(d);
+	if (port < 0)
+		return -XEN_ENOSPC;
+	d->xen.evtchn[port].state = EVTCHN_IPI;
+	d->xen.evtchn[port].notify_vcpu = (uint16_t)b->vcpu;
+	b->port = (evtchn_port_t)port;
+	return 0;
+}
+
+static long evtchn_close_port(struct domain *d, uint32_t port)
+{
+	struct evtchn *ch = evtchn_lookup(d, port);
+	struct evtchn *rch;
+
+	if (!ch)
+		return -XEN_EINVAL;
+	switch (ch->state) {
+	case EVTCHN_FREE:
+	case EVTCHN_RESERVED:
+		return -XEN_EINVAL;
+	case EVTCHN_VIRQ:
+		d->xen.vcpu[ch->notify_vcpu].virq_port[ch->virq] = 0;
+		break;
+	case EVTCHN_INTERDOMAIN:
+		/* The other end waits for a new partner (it is ours). */
+		rch = &d->xen.evtchn[ch->remote_port];
+		if (ch->remote_port != port) {
+			rch->state = EVTCHN_UNBOUND;
+			rch->remote_domid = d->xen.domid;
+			rch->remote_port = 0;
+		}
+		break;
+	default:
+		break;
+	}
+	ch->state = EVTCHN_FREE;
+	return 0;
+}
+
+static long evtchn_send(struct domain *d, uint32_t port)
+{
+	struct evtchn *ch = evtchn_lookup(d, port);
+
+	if (!ch)
+		return -XEN_EINVAL;
+	switch (ch->state) {
+	case EVTCHN_INTERDOMAIN:
+		evtchn_set_pending(d, ch->remote_port);
+		return 0;
+	case EVTCHN_IPI:
+		evtchn_set_pending(d, port);
+		return 0;
+	case EVTCHN_UNBOUND:
+		/* Nobody listens yet: dropped, as on Xen. */
+		return 0;
+	default:
+		return -XEN_EINVAL;
+	}
+}
+
+static long evtchn_status(struct domain *d, struct evtchn_status *st)
+{
+	struct evtchn *ch;
+
+	if (!evtchn_domid_is_self(d, st->dom))
+		return -XEN_ESRCH;
+	ch = evtchn_lookup(d, st->port);
+	if (!ch)
+		return -XEN_EINVAL;
+	memset(&st->u, 0, sizeof(st->u));
+	st->vcpu = ch->notify_vcpu;
+	switch (ch->state) {
+	case EVTCHN_UNBOUND:
+		st->status = EVTCHNSTAT_unbound;
+		st->u.unbound.dom = ch->remote_domid;
+		break;
+	case EVTCHN_INTERDOMAIN:
+		st->status = EVTCHNSTAT_interdomain;
+		st->u.interdomain.dom = ch->remote_domid;
+		st->u.interdomain.port = ch->remote_port;
+		break;
+	case EVTCHN_VIRQ:
+		st->status = EVTCHNSTAT_virq;
+		st->u.virq = ch->virq;
+		break;
+	case EVTCHN_IPI:
+		st->status = EVTCHNSTAT_ipi;
+		break;
+	default:
+		st->status = EVTCHNSTAT_closed;
+		st->vcpu = 0;
+		break;
+	}
+	return 0;
+}
+
+static long evtchn_bind_vcpu(struct domain *d, struct evtchn_bind_vcpu *b)
+{
+	struct evtchn *ch = evtchn_lookup(d, b->port);
+
+	if (!ch)
+		return -XEN_EINVAL;
+	if (b->vcpu >= d->nr_vcpus)
+		return -XEN_ENOENT;
+	switch (ch->state) {
+	case EVTCHN_VIRQ:
+		/* Per-vCPU VIRQs (the timer among them) stay put. */
+		if (ch->virq == VIRQ_TIMER || ch->virq == VIRQ_DEBUG ||
+		    ch->virq == VIRQ_XENOPROF || ch->virq == VIRQ_XENPMU)
+			return -XEN_EINVAL;
+		d->xen.vcpu[ch->notify_vcpu].virq_port[ch->virq] = 0;
+		d->xen.vcpu[b->vcpu].virq_port[ch->virq] = b->port;
+		ch->notify_vcpu = (uint16_t)b->vcpu;
+		return 0;
+	case EVTCHN_UNBOUND:
+	case EVTCHN_INTERDOMAIN:
+		ch->notify_vcpu = (uint16_t)b->vcpu;
+		return 0;
+	default:
+		return -XEN_EINVAL;
+	}
+}
+
+static long evtchn_unmask(struct domain *d, uint32_t port)
+{
+	struct shared_info *s = d->xen.shinfo;
+
+	if (!evtchn_lookup(d, port))
+		return -XEN_EINVAL;
+	if (evtchn_test_and_clear(s->evtchn_mask, port) &&
+	    evtchn_test(s->evtchn_pending, port))
+		evtchn_raise(d, d->xen.evtchn[port].notify_vcpu, port);
+	return 0;
+}
+
+/* Argument sizes of the ops we implement, for one copy in and out. */
+static size_t evtchn_arg_size(uint64_t cmd)
+{
+	switch (cmd) {
+	case EVTCHNOP_alloc_unbound:
+		return sizeof(struct evtchn_alloc_unbound);
+	case EVTCHNOP_bind_interdomain:
+		return sizeof(struct evtchn_bind_interdomain);
+	case EVTCHNOP_bind_virq:
+		return sizeof(struct evtchn_bind_virq);
+	case EVTCHNOP_bind_ipi:
+		return sizeof(struct evtchn_bind_ipi);
+	case EVTCHNOP_close:
+		return sizeof(struct evtchn_close);
+	case EVTCHNOP_send:
+		return sizeof(struct evtchn_send);
+	case EVTCHNOP_status:
+		return sizeof(struct evtchn_status);
+	case EVTCHNOP_bind_vcpu:
+		return sizeof(struct evtchn_bind_vcpu);
+	case EVTCHNOP_unmask:
+		return sizeof(struct evtchn_unmask);
+	default:
+		return 0;
+	}
+}
+
+long hcall_event_channel_op(struct vcpu *v, const struct hypercall_args *args)
+{
+	union {
+		struct evtchn_alloc_unbound alloc_unbound;
+		struct evtchn_bind_interdomain bind_interdomain;
+		struct evtchn_bind_virq bind_virq;
+		struct evtchn_bind_ipi bind_ipi;
+		struct evtchn_close close;
+		struct evtchn_send send;
+		struct evtchn_status status;
+		struct evtchn_bind_vcpu bind_vcpu;
+		struct evtchn_unmask unmask;
+	} u;
+	struct domain *d = v->dom;
+	uint64_t cmd = args->a[0];
+	size_t size = evtchn_arg_size(cmd);
+	bool copy_out = false;
+	long rc;
+
+	if (!size) {
+		hypercall_log_unknown_op("event_channel_op", cmd);
+		return -XEN_ENOSYS;
+	}
+	if (mem_copy_from_guest(v, &u, args->a[1], size) < 0)
+		return -XEN_EFAULT;
+	pthread_mutex_lock(&d->xen.lock);
+	switch (cmd) {
+	case EVTCHNOP_alloc_unbound:
+		rc = evtchn_alloc_unbound(d, &u.alloc_unbound);
+		copy_out = true;
+		break;
+	case EVTCHNOP_bind_interdomain:
+		rc = evtchn_bind_interdomain(d, &u.bind_interdomain);
+		copy_out = true;
+		break;
+	case EVTCHNOP_bind_virq:
+		rc = evtchn_bind_virq(d, &u.bind_virq);
+		copy_out = true;
+		break;
+	case EVTCHNOP_bind_ipi:
+		rc = evtchn_bind_ipi(d, &u.bind_ipi);
+		copy_out = true;
+		break;
+	case EVTCHNOP_close:
+		rc = evtchn_close_port(d, u.close.port);
+		break;
+	case EVTCHNOP_send:
+		rc = evtchn_send(d, u.send.port);
+		break;
+	case EVTCHNOP_status:
+		rc = evtchn_status(d, &u.status);
+		copy_out = true;
+		break;
+	case EVTCHNOP_bind_vcpu:
+		rc = evtchn_bind_vcpu(d, &u.bind_vcpu);
+		break;
+	default: /* EVTCHNOP_unmask */
+		rc = evtchn_unmask(d, u.unmask.port);
+		break;
+	}
+	pthread_mutex_unlock(&d->xen.lock);
+	if (rc == 0 && copy_out &&
+	    mem_copy_to_guest(v, args->a[1], &u, size) < 0)
+		return -XEN_EFAULT;
+	return rc;
+}
+
+/* Absolute CLOCK_MONOTONIC time of system time ns. */
+static struct timespec evtchn_mono_deadline(struct domain *d, uint64_t ns)
+{
+	uint64_t t = d->xen.mono0_ns + ns;
+	struct timespec ts = {
+	    .tv_sec = (time_t)(t / 1000000000u),
+	    .tv_nsec = (long)(t % 1000000000u),
+	};
+
+	return ts;
+}
+
+long sched_block(struct vcpu *v)
+{
+	struct domain *d = v->dom;
+	struct vcpu_info *vi;
+
+	/*
+	 * Returns once an upcall is pending.  The guest may call us with
+	 * interrupts off (no lost-wakeup window) and take the upcall after.
+	 */
+	pthread_mutex_lock(&d->xen.lock);
+	for (;;) {
+		vi = xen_vcpu_info(d, v->id);
+		if (__atomic_load_n(&vi->evtchn_upcall_pending,
+				    __ATOMIC_SEQ_CST) ||
+		    domain_is_shutting_down(d))
+			break;
+		pthread_cond_wait(&d->xen.wake, &d->xen.lock);
+	}
+	pthread_mutex_unlock(&d->xen.lock);
+	return 0;
+}
+
+long sched_poll(struct vcpu *v, uint64_t arg)
+{
+	evtchn_port_t ports[POLL_PORTS_MAX];
+	struct domain *d = v->dom;
+	struct sched_poll p;
+	struct timespec ts;
+	unsigned int i;
+	long rc = 0;
+
+	if (mem_copy_from_guest(v, &p, arg, sizeof(p)) < 0)
+		return -XEN_EFAULT;
+	if (p.nr_ports > POLL_PORTS_MAX)
+		return -XEN_EINVAL;
+	if (mem_copy_from_guest(v, ports, (uint64_t)(uintptr_t)p.ports.p,
+				p.nr_ports * sizeof(ports[0])) < 0)
+		return -XEN_EFAULT;
+	for (i = 0; i < p.nr_ports; i++)
+		if (ports[i] >= EVTCHN_MAX)
+			return -XEN_EINVAL;
+	ts = evtchn_mono_deadline(d, p.timeout);
+	pthread_mutex_lock(&d->xen.lock);
+	for (;;) {
+		for (i = 0; i < p.nr_ports; i++)
+			if (evtchn_port_pending(d, ports[i]))
+				goto out;
+		if (domain_is_shutting_down(d))
+			goto out;
+		if (!p.timeout) {
+			pthread_cond_wait(&d->xen.wake, &d->xen.lock);
+		} else if (pthread_cond_timedwait(&d->xen.wake, &d->xen.lock,
+						  &ts) == ETIMEDOUT) {
+			break;
+		}
+	}
+out:
+	pthread_mutex_unlock(&d->xen.lock);
+	return rc;
+}

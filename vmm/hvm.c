@@ -1,0 +1,230 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hvm_op (HVM params, the callback vector), memory_op (placing shared_info,
+ * the memory map) and vcpu_op (vcpu_info placement, timers, runstate).
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "hypercall.h"
+#include "log.h"
+#include "mem.h"
+#include "xen.h"
+
+/* Params a guest may set; the rest are the toolstack's or unused. */
+static bool hvm_param_guest_writable(uint32_t index)
+{
+	switch (index) {
+	case HVM_PARAM_CALLBACK_IRQ:
+	case HVM_PARAM_STORE_PFN:
+	case HVM_PARAM_STORE_EVTCHN:
+	case HVM_PARAM_CONSOLE_PFN:
+	case HVM_PARAM_CONSOLE_EVTCHN:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static long hvm_set_param(struct domain *d, const struct xen_hvm_param *p)
+{
+	uint64_t type = p->value >> 56;
+
+	if (!hvm_param_guest_writable(p->index))
+		return -XEN_EINVAL;
+	if (p->index == HVM_PARAM_CALLBACK_IRQ) {
+		/* Only the vector type injects; 0 turns upcalls off. */
+		if (p->value && type != HVM_PARAM_CALLBACK_TYPE_VECTOR)
+			return -XEN_EINVAL;
+		if (p->value && (p->value & 0xff) < 0x10)
+			return -XEN_EINVAL;
+		d->xen.callback_vector = (uint8_t)(p->value & 0xff);
+	}
+	d->xen.hvm_params[p->index] = p->value;
+	return 0;
+}
+
+long hcall_hvm_op(struct vcpu *v, const struct hypercall_args *args)
+{
+	struct domain *d = v->dom;
+	struct xen_hvm_param p;
+	long rc;
+
+	switch (args->a[0]) {
+	case HVMOP_set_param:
+	case HVMOP_get_param:
+		break;
+	default:
+		hypercall_log_unknown_op("hvm_op", args->a[0]);
+		return -XEN_ENOSYS;
+	}
+	if (mem_copy_from_guest(v, &p, args->a[1], sizeof(p)) < 0)
+		return -XEN_EFAULT;
+	if (p.domid != DOMID_SELF && p.domid != d->xen.domid)
+		return -XEN_ESRCH;
+	if (p.index >= HVM_NR_PARAMS)
+		return -XEN_EINVAL;
+	pthread_mutex_lock(&d->xen.lock);
+	if (args->a[0] == HVMOP_set_param) {
+		rc = hvm_set_param(d, &p);
+	} else {
+		p.value = d->xen.hvm_params[p.index];
+		rc = 0;
+	}
+	pthread_mutex_unlock(&d->xen.lock);
+	if (rc == 0 && args->a[0] == HVMOP_get_param &&
+	    mem_copy_to_guest(v, args->a[1], &p, sizeof(p)) < 0)
+		return -XEN_EFAULT;
+	return rc;
+}
+
+static long memory_add_to_physmap(struct vcpu *v, uint64_t arg)
+{
+	struct domain *d = v->dom;
+	struct xen_add_to_physmap a;
+	long rc;
+
+	if (mem_copy_from_guest(v, &a, arg, sizeof(a)) < 0)
+		return -XEN_EFAULT;
+	if (a.domid != DOMID_SELF && a.domid != d->xen.domid)
+		return -XEN_ESRCH;
+	if (a.space != XENMAPSPACE_shared_info) {
+		hypercall_log_unknown_op("memory_op add_to_physmap space",
+					 a.space);
+		return -XEN_ENOSYS;
+	}
+	if (a.idx != 0)
+		return -XEN_EINVAL;
+	pthread_mutex_lock(&d->xen.lock);
+	rc = xen_map_shared_info(d, a.gpfn) < 0 ? -XEN_EINVAL : 0;
+	pthread_mutex_unlock(&d->xen.lock);
+	return rc;
+}
+
+/* The guest's e820: one RAM block at 0, as in hvm_start_info. */
+static long memory_memory_map(struct vcpu *v, uint64_t arg)
+{
+	struct xen_memory_map m;
+	struct e820entry {
+		uint64_t addr;
+		uint64_t size;
+		uint32_t type;
+	} __attribute__((packed)) e = {
+	    .addr = 0,
+	    .size = v->dom->ram_size,
+	    .type = XEN_HVM_MEMMAP_TYPE_RAM,
+	};
+
+	if (mem_copy_from_guest(v, &m, arg, sizeof(m)) < 0)
+		return -XEN_EFAULT;
+	if (m.nr_entries < 1)
+		return -XEN_EINVAL;
+	if (mem_copy_to_guest(v, (uint64_t)(uintptr_t)m.buffer.p, &e,
+			      sizeof(e)) < 0)
+		return -XEN_EFAULT;
+	m.nr_entries = 1;
+	if (mem_copy_to_guest(v, arg, &m, sizeof(m)) < 0)
+		return -XEN_EFAULT;
+	return 0;
+}
+
+long hcall_memory_op(struct vcpu *v, const struct hypercall_args *args)
+{
+	switch (args->a[0]) {
+	case XENMEM_add_to_physmap:
+		return memory_add_to_physmap(v, args->a[1]);
+	case XENMEM_memory_map:
+		return memory_memory_map(v, args->a[1]);
+	default:
+		hypercall_log_unknown_op("memory_op", args->a[0]);
+		return -XEN_ENOSYS;
+	}
+}
+
+static long vcpu_register_vcpu_info(struct vcpu *v, unsigned int id,
+				    uint64_t arg)
+{
+	struct vcpu_register_vcpu_info r;
+	struct domain *d = v->dom;
+	struct vcpu_info *old, *new;
+	uint64_t gpa;
+
+	if (mem_copy_from_guest(v, &r, arg, sizeof(r)) < 0)
+		return -XEN_EFAULT;
+	if (r.offset > VMM_PAGE_SIZE - sizeof(struct vcpu_info) ||
+	    r.mfn > UINT64_MAX / VMM_PAGE_SIZE)
+		return -XEN_EINVAL;
+	gpa = r.mfn * VMM_PAGE_SIZE + r.offset;
+	new = mem_gpa_ptr(d, gpa, sizeof(*new));
+	if (!new)
+		return -XEN_EINVAL;
+	pthread_mutex_lock(&d->xen.lock);
+	/* Xen allows this once per vCPU. */
+	if (d->xen.vcpu[id].vcpu_info_gpa != VCPU_INFO_NONE) {
+		pthread_mutex_unlock(&d->xen.lock);
+		return -XEN_EINVAL;
+	}
+	old = xen_vcpu_info(d, id);
+	memmove(new, old, sizeof(*new));
+	d->xen.vcpu[id].vcpu_info_gpa = gpa;
+	time_update_vcpu(d, id);
+	pthread_mutex_unlock(&d->xen.lock);
+	return 0;
+}
+
+static long vcpu_runstate(struct vcpu *v, uint64_t arg)
+{
+	struct vcpu_runstate_info r;
+	uint64_t now = time_now_ns(v->dom);
+
+	memset(&r, 0, sizeof(r));
+	r.state = RUNSTATE_running;
+	r.state_entry_time = now;
+	/* No accounting yet: all of it counts as running. */
+	r.time[RUNSTATE_running] = now;
+	if (mem_copy_to_guest(v, arg, &r, sizeof(r)) < 0)
+		return -XEN_EFAULT;
+	return 0;
+}
+
+long hcall_vcpu_op(struct vcpu *v, const struct hypercall_args *args)
+{
+	struct vcpu_set_singleshot_timer t;
+	struct domain *d = v->dom;
+	uint64_t id = args->a[1];
+
+	if (id >= d->nr_vcpus)
+		return -XEN_ENOENT;
+	switch (args->a[0]) {
+	case VCPUOP_register_vcpu_info:
+		return vcpu_register_vcpu_info(v, (unsigned int)id, args->a[2]);
+	case VCPUOP_get_runstate_info:
+		return vcpu_runstate(v, args->a[2]);
+	case VCPUOP_set_singleshot_timer:
+		/* Xen: a vCPU sets only its own timer. */
+		if (id != v->id)
+			return -XEN_EINVAL;
+		if (mem_copy_from_guest(v, &t, args->a[2], sizeof(t)) < 0)
+			return -XEN_EFAULT;
+		if ((t.flags & VCPU_SSHOTTMR_future) &&
+		    t.timeout_abs_ns < time_now_ns(d))
+			return -XEN_ETIME;
+		return time_set_timer(d, v->id,
+				      t.timeout_abs_ns ? t.timeout_abs_ns : 1) <
+			       0
+			   ? -XEN_EINVAL
+			   : 0;
+	case VCPUOP_stop_singleshot_timer:
+		if (id != v->id)
+			return -XEN_EINVAL;
+		return time_set_timer(d, v->id, 0) < 0 ? -XEN_EINVAL : 0;
+	default:
+		hypercall_log_unknown_op("vcpu_op", args->a[0]);
+		return -XEN_ENOSYS;
+	}
+}
+
+long hcall_set_timer_op(struct vcpu *v, const struct hypercall_args *args)
+{
+	return time_set_timer(v->dom, v->id, args->a[0]) < 0 ? -XEN_EINVAL : 0;
+}

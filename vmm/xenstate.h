@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The Xen state of a domain, kept in one place so that save/restore and
+ * migration can serialise it: event channels (2-level), HVM params, where
+ * shared_info and each vcpu_info live in guest RAM, the time base and the
+ * single-shot timers.
+ *
+ * Locking: xen_state.lock protects everything here and every write the
+ * hypervisor makes to shared_info/vcpu_info.  The guest writes the same
+ * words concurrently, so bits in guest memory change with atomic ops only.
+ * xen_state.wake is broadcast whenever an event is set pending: blocked and
+ * polling vCPUs wait on it.
+ */
+#ifndef XENIA_VMM_XENSTATE_H
+#define XENIA_VMM_XENSTATE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "xen.h"
+
+#define XEN_STATE_MAX_VCPUS 64
+/* Ports 1..EVTCHN_MAX-1; port 0 is reserved, as in Xen. */
+#define EVTCHN_MAX 1024
+
+enum evtchn_state {
+	EVTCHN_FREE,
+	EVTCHN_RESERVED,
+	EVTCHN_UNBOUND,
+	EVTCHN_INTERDOMAIN,
+	EVTCHN_VIRQ,
+	EVTCHN_IPI,
+};
+
+struct evtchn {
+	uint8_t state; /* enum evtchn_state */
+	uint16_t notify_vcpu;
+	uint16_t remote_domid; /* UNBOUND, INTERDOMAIN */
+	uint32_t remote_port;  /* INTERDOMAIN (our own domain only) */
+	uint32_t virq;	       /* VIRQ */
+};
+
+struct xen_vcpu_state {
+	/* Where vcpu_info lives: a registered GPA, or shared_info's slot. */
+	uint64_t vcpu_info_gpa; /* VCPU_INFO_NONE if not registered */
+	uint32_t virq_port[NR_VIRQS];
+	/* Single-shot timer: absolute system time in ns, 0 if off. */
+	uint64_t timer_deadline;
+	int timer_fd; /* host resource, not serialised */
+};
+
+#define VCPU_INFO_NONE UINT64_MAX
+#define SHARED_INFO_NONE UINT64_MAX
+
+struct xen_state {
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	uint16_t domid;
+
+	/* shared_info: guest frame, or SHARED_INFO_NONE (a private page). */
+	uint64_t shared_info_gfn;
+	struct shared_info *shinfo; /* host view: guest RAM or private */
+	struct shared_info *shinfo_private;
+
+	uint64_t hvm_params[HVM_NR_PARAMS];
+	uint8_t callback_vector; /* 0: no upcall vector set */
+
+	struct evtchn evtchn[EVTCHN_MAX];
+	struct xen_vcpu_state vcpu[XEN_STATE_MAX_VCPUS];
+
+	/* Time base: system time 0 is tsc0 (host TSC == guest TSC here). */
+	uint64_t tsc0;
+	uint64_t mono0_ns; /* CLOCK_MONOTONIC at tsc0 */
+	uint64_t wall0_ns; /* CLOCK_REALTIME at tsc0 */
+	uint32_t tsc_khz;
+	uint32_t tsc_mul;
+	int8_t tsc_shift;
+
+	/* Timer thread: epoll over the vCPU timerfds and a stop eventfd. */
+	int epoll_fd;
+	int stop_fd;
+	pthread_t timer_thread;
+	bool timer_thread_started;
+	bool initialised; /* fds above are valid (-1 or open) */
+};
+
+struct domain;
+struct vcpu;
+
+/* Set up / tear down the Xen state of a domain (after its vCPUs exist). */
+int xen_state_init(struct domain *d) __attribute__((warn_unused_result));
+void xen_state_destroy(struct domain *d);
+
+/*
+ * Writes the serialisable part of the Xen state to buf (at most size
+ * bytes); returns the length, or -ENOSPC.  Host fds are left out.
+ */
+long xen_state_save(struct domain *d, void *buf, size_t size);
+
+/* Wakes every vCPU blocked in SCHEDOP_block/poll (shutdown). */
+void xen_state_wake_all(struct domain *d);
+
+/* Host view of vCPU id's vcpu_info; never NULL.  Under the lock. */
+struct vcpu_info *xen_vcpu_info(struct domain *d, unsigned int id);
+
+/* Moves shared_info to guest frame gfn.  Under the lock; 0 or -errno. */
+int xen_map_shared_info(struct domain *d, uint64_t gfn);
+
+/*
+ * Events (evtchn.c).  evtchn_set_pending: marks `port` pending and, if it
+ * is unmasked, raises the upcall on its vCPU.  Under the lock.
+ */
+void evtchn_set_pending(struct domain *d, uint32_t port);
+/* Raises VIRQ virq on vCPU vcpu if bound.  Takes the lock. */
+void evtchn_send_virq(struct domain *d, unsigned int vcpu, uint32_t virq);
+/* Whether port is pending in shared_info.  Under the lock. */
+bool evtchn_port_pending(struct domain *d, uint32_t port);
+
+/* Time (time.c). */
+int time_init(struct domain *d) __attribute__((warn_unused_result));
+void time_destroy(struct domain *d);
+/* Current system time in ns (the guest's clock). */
+uint64_t time_now_ns(struct domain *d);
+/* Writes vcpu_time_info of vCPU id and the wallclock.  Under the lock. */
+void time_update_vcpu(struct domain *d, unsigned int id);
+/* Arms (deadline ns, 0 = stop) the single-shot timer of vCPU id. */
+int time_set_timer(struct domain *d, unsigned int id, uint64_t deadline)
+    __attribute__((warn_unused_result));
+
+#endif
