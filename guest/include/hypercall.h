@@ -26,13 +26,13 @@ static inline void *hypercall_entry(unsigned int nr)
 	return hypercall_page + nr * 32;
 }
 
-static inline long hypercall5(unsigned int nr, unsigned long a1,
-			      unsigned long a2, unsigned long a3,
-			      unsigned long a4, unsigned long a5)
+/* Call `entry` (a hypercall page slot, or a stand-in) with the Xen ABI. */
+static inline long hypercall_at(void *entry, unsigned long a1,
+				unsigned long a2, unsigned long a3,
+				unsigned long a4, unsigned long a5)
 {
 	register unsigned long r10 asm("r10") = a4;
 	register unsigned long r8 asm("r8") = a5;
-	void *entry = hypercall_entry(nr);
 	long ret;
 
 	if (!entry)
@@ -43,6 +43,13 @@ static inline long hypercall5(unsigned int nr, unsigned long a1,
 		     : [entry] "r"(entry)
 		     : "rcx", "r9", "r11", "memory");
 	return ret;
+}
+
+static inline long hypercall5(unsigned int nr, unsigned long a1,
+			      unsigned long a2, unsigned long a3,
+			      unsigned long a4, unsigned long a5)
+{
+	return hypercall_at(hypercall_entry(nr), a1, a2, a3, a4, a5);
 }
 
 static inline long hypercall1(unsigned int nr, unsigned long a1)

@@ -69,23 +69,11 @@ static uint64_t hcbench_raw(unsigned int n)
 	return rdtsc() - t0;
 }
 
-/* hypercall5() of hypercall.h with the entry swapped for our stub. */
+/* The hypercall wrapper with the entry swapped for our no-op stub. */
 static inline long hcbench_call_stub(unsigned long a1, unsigned long a2)
 {
-	register unsigned long r10 asm("r10") = 0;
-	register unsigned long r8 asm("r8") = 0;
-	void *entry = hypercall_ready ? (void *)hcbench_stub : 0;
-	unsigned long a3 = 0;
-	long ret;
-
-	if (!entry)
-		return -XEN_ENOSYS;
-	asm volatile("call *%[entry]"
-		     : "=a"(ret), "+D"(a1), "+S"(a2), "+d"(a3), "+r"(r10),
-		       "+r"(r8)
-		     : [entry] "r"(entry)
-		     : "rcx", "r9", "r11", "memory");
-	return ret;
+	return hypercall_at(hypercall_ready ? (void *)hcbench_stub : 0, a1,
+			    a2, 0, 0, 0);
 }
 
 static uint64_t hcbench_stubs(unsigned int n, long *last)
