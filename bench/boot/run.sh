@@ -12,11 +12,7 @@
 #   QEMU              the QEMU binary (default qemu-system-x86_64)
 # Prints figures only: a benchmark does not pass or fail.
 set -eu
-REPO=$(cd "$(dirname "$0")/../.." && pwd)
-VMM=${XENIA_VMM:-$REPO/build/xenia-vmm}
-case "$VMM" in /*) ;; *) VMM=$REPO/$VMM ;; esac
-GUEST=${XENIA_TEST_GUEST:-$(dirname "$VMM")/guest/test-guest.elf}
-case "$GUEST" in /*) ;; *) GUEST=$REPO/$GUEST ;; esac
+. "$(dirname "$0")/../guest-env.sh"
 BUILD=${BUILD:-$(dirname "$VMM")}
 RUNS=${RUNS:-20}
 QEMU=${QEMU:-qemu-system-x86_64}
@@ -24,16 +20,6 @@ LAUNCH=$BUILD/launch
 OUT=$BUILD/bench-boot
 
 [ "$RUNS" -ge 10 ] || RUNS=10
-for f in "$VMM" "$GUEST"; do
-	if [ ! -e "$f" ]; then
-		echo "run.sh: $f is missing (ninja -C build)" >&2
-		exit 2
-	fi
-done
-if [ ! -e /dev/kvm ]; then
-	echo "run.sh: /dev/kvm is missing" >&2
-	exit 2
-fi
 # QEMU is the peer; install it the way `make deps` installs the rest.
 if ! command -v "$QEMU" >/dev/null 2>&1; then
 	if ! dpkg-query -W -f='${Status}' qemu-system-x86 2>/dev/null |

@@ -12,26 +12,12 @@
 #                     kind, interleaved in blocks of 1000
 # Prints figures only: a benchmark does not pass or fail.
 set -eu
-REPO=$(cd "$(dirname "$0")/../.." && pwd)
-VMM=${XENIA_VMM:-$REPO/build/xenia-vmm}
-case "$VMM" in /*) ;; *) VMM=$REPO/$VMM ;; esac
-GUEST=${XENIA_TEST_GUEST:-$(dirname "$VMM")/guest/test-guest.elf}
-case "$GUEST" in /*) ;; *) GUEST=$REPO/$GUEST ;; esac
+. "$(dirname "$0")/../guest-env.sh"
 BUILD=${BUILD:-$(dirname "$VMM")}
 ROUNDS=${ROUNDS:-7}
 TSCHZ=$BUILD/tschz
 OUT=$BUILD/bench-hypercall
 
-for f in "$VMM" "$GUEST"; do
-	if [ ! -e "$f" ]; then
-		echo "run.sh: $f is missing (ninja -C build)" >&2
-		exit 2
-	fi
-done
-if [ ! -e /dev/kvm ]; then
-	echo "run.sh: /dev/kvm is missing" >&2
-	exit 2
-fi
 if [ ! -x "$TSCHZ" ] || [ "$REPO/bench/hypercall/tschz.c" -nt "$TSCHZ" ]; then
 	gcc -O2 -Wall -o "$TSCHZ" "$REPO/bench/hypercall/tschz.c"
 fi
