@@ -82,12 +82,7 @@ bool xs_conn_closing(const struct xs_conn *c)
 	return c->closing;
 }
 
-uint32_t xs_conn_domid(const struct xs_conn *c)
-{
-	return c->domid;
-}
-
-void conn_queue_flush(struct xs_conn *c)
+static void conn_queue_flush(struct xs_conn *c)
 {
 	if (c->on_flush_list)
 		return;

@@ -266,7 +266,6 @@ int txn_note_change(struct xs_txn *t, const char *path, bool exact,
 int conn_send(struct xs_conn *c, uint32_t type, uint32_t req_id,
 	      uint32_t tx_id, const void *data, uint32_t len)
 	__attribute__((warn_unused_result));
-void conn_queue_flush(struct xs_conn *c);
 
 /* Wire operations (ops.c) */
 void ops_dispatch(struct xs_conn *c, const struct xsd_sockmsg *hdr,

@@ -71,7 +71,6 @@ void xs_conn_free(struct xs_conn *c);
 void *xs_conn_opaque(const struct xs_conn *c);
 /* The peer broke the protocol: flush what is queued, then close. */
 bool xs_conn_closing(const struct xs_conn *c);
-uint32_t xs_conn_domid(const struct xs_conn *c);
 
 /*
  * Input: the transport writes up to *room bytes at the returned pointer and
