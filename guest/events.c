@@ -1,12 +1,15 @@
 /*
  * Event channels and time, guest side.
  *
- * The upcall (vector EVENTS_VECTOR) follows the 2-level protocol: clear
- * evtchn_upcall_pending, take evtchn_pending_sel, and for each selected
- * word handle the pending and unmasked ports, clearing each pending bit
- * before counting it.  The loops are bit by bit on purpose: our kernel runs
- * in KVM's instruction emulator here, which has no bsf/tzcnt guarantee,
- * and the ports we use are few and low.
+ * The upcall (vector EVENTS_VECTOR) follows the 2-level protocol on the
+ * vCPU it arrives on: clear that vCPU's evtchn_upcall_pending, take its
+ * evtchn_pending_sel, and for each selected word handle the pending and
+ * unmasked ports bound to this vCPU, clearing each pending bit before
+ * counting it.  A word holds ports of several vCPUs, and two vCPUs may
+ * scan it at once: a port is counted only by its own vCPU, and only by
+ * the one whose atomic clear took the bit.  The loops are bit by bit on
+ * purpose: our kernel runs in KVM's instruction emulator here, which has
+ * no bsf/tzcnt guarantee, and the ports we use are few and low.
  */
 #include "arch.h"
 #include "console.h"
@@ -16,6 +19,7 @@
 #include "lib.h"
 
 #define LAPIC_BASE	0xfee00000ul
+#define LAPIC_ID	0x20
 #define LAPIC_EOI	0xb0
 #define LAPIC_SVR	0xf0
 #define LAPIC_SVR_ENABLE 0x100
@@ -26,8 +30,19 @@ static union {
 	char page[4096];
 } shinfo_page __attribute__((aligned(4096)));
 
+/*
+ * The vcpu_info that each secondary vCPU registers: 64 bytes, aligned, so
+ * none crosses a page.
+ */
+static struct vcpu_info ap_vcpu_info[EVENTS_MAX_VCPUS]
+	__attribute__((aligned(64)));
+static struct vcpu_info *volatile vcpu_info_of[EVENTS_MAX_VCPUS];
+/* The vCPU that handles each counted port; the rest are vCPU 0's. */
+static volatile uint8_t port_vcpu[EVENTS_COUNTED];
+
 struct shared_info *shinfo;
 volatile unsigned int events_count[EVENTS_COUNTED];
+volatile uint8_t events_last_vcpu[EVENTS_COUNTED];
 volatile unsigned int events_other;
 volatile unsigned int events_upcalls;
 
@@ -39,13 +54,48 @@ static void lapic_write(unsigned int reg, uint32_t val)
 	*(volatile uint32_t *)(LAPIC_BASE + reg) = val;
 }
 
+static uint32_t lapic_read(unsigned int reg)
+{
+	return *(volatile uint32_t *)(LAPIC_BASE + reg);
+}
+
+unsigned int events_cpu_id(void)
+{
+	return lapic_read(LAPIC_ID) >> 24;
+}
+
+struct vcpu_info *events_vcpu_info(unsigned int id)
+{
+	if (id >= EVENTS_MAX_VCPUS)
+		return 0;
+	if (vcpu_info_of[id])
+		return vcpu_info_of[id];
+	if (id < XEN_LEGACY_MAX_VCPUS && shinfo)
+		return &shinfo->vcpu_info[id];
+	return 0;
+}
+
+void events_set_port_vcpu(unsigned int port, unsigned int vcpu)
+{
+	if (port < EVENTS_COUNTED && vcpu < EVENTS_MAX_VCPUS)
+		port_vcpu[port] = (uint8_t)vcpu;
+}
+
+static unsigned int port_owner(unsigned int port)
+{
+	return port < EVENTS_COUNTED ? port_vcpu[port] : 0;
+}
+
 void evtchn_upcall(void)
 {
-	struct vcpu_info *vi = &shinfo->vcpu_info[0];
-	xen_ulong_t sel, pend;
+	unsigned int cpu = events_cpu_id();
+	struct vcpu_info *vi = events_vcpu_info(cpu);
+	xen_ulong_t sel, pend, old;
 	unsigned int w, b;
 
-	events_upcalls++;
+	__atomic_fetch_add(&events_upcalls, 1, __ATOMIC_RELAXED);
+	if (!vi)
+		goto out;
 	__atomic_store_n(&vi->evtchn_upcall_pending, 0, __ATOMIC_SEQ_CST);
 	sel = __atomic_exchange_n(&vi->evtchn_pending_sel, 0,
 				  __ATOMIC_SEQ_CST);
@@ -57,16 +107,23 @@ void evtchn_upcall(void)
 			xen_ulong_t m = (xen_ulong_t)1 << b;
 			unsigned int port = w * 64 + b;
 
-			if (!(pend & 1))
+			if (!(pend & 1) || port_owner(port) != cpu)
 				continue;
-			__atomic_fetch_and(&shinfo->evtchn_pending[w], ~m,
-					   __ATOMIC_SEQ_CST);
-			if (port < EVENTS_COUNTED)
-				events_count[port]++;
-			else
-				events_other++;
+			old = __atomic_fetch_and(&shinfo->evtchn_pending[w],
+						 ~m, __ATOMIC_SEQ_CST);
+			if (!(old & m))
+				continue;
+			if (port < EVENTS_COUNTED) {
+				events_last_vcpu[port] = (uint8_t)cpu;
+				__atomic_fetch_add(&events_count[port], 1,
+						   __ATOMIC_SEQ_CST);
+			} else {
+				__atomic_fetch_add(&events_other, 1,
+						   __ATOMIC_SEQ_CST);
+			}
 		}
 	}
+out:
 	lapic_write(LAPIC_EOI, 0);
 }
 
@@ -96,6 +153,34 @@ int events_init(void)
 	lapic_write(LAPIC_SVR, LAPIC_SVR_ENABLE | LAPIC_SPURIOUS);
 	rc = hyp_hvm_op(HVMOP_set_param, &p);
 	return (int)rc;
+}
+
+void events_take_pending(void)
+{
+	struct vcpu_info *vi = events_vcpu_info(events_cpu_id());
+
+	if (vi && __atomic_load_n(&vi->evtchn_upcall_pending, __ATOMIC_SEQ_CST))
+		evtchn_upcall();
+}
+
+int events_ap_init(unsigned int id)
+{
+	struct vcpu_info *vi;
+	struct vcpu_register_vcpu_info r;
+	long rc;
+
+	if (id == 0 || id >= EVENTS_MAX_VCPUS || !shinfo)
+		return -XEN_EINVAL;
+	lapic_write(LAPIC_SVR, LAPIC_SVR_ENABLE | LAPIC_SPURIOUS);
+	vi = &ap_vcpu_info[id];
+	r.mfn = (uintptr_t)vi >> 12;
+	r.offset = (uintptr_t)vi & 0xfff;
+	r.rsvd = 0;
+	rc = hyp_vcpu_op(VCPUOP_register_vcpu_info, id, &r);
+	if (rc)
+		return (int)rc;
+	vcpu_info_of[id] = vi;
+	return 0;
 }
 
 static uint64_t rdtsc(void)
@@ -144,10 +229,11 @@ int events_wait_count(unsigned int port, unsigned int n)
 void events_block_until(unsigned int port, unsigned int n,
 			unsigned int tries)
 {
+	struct vcpu_info *vi = events_vcpu_info(events_cpu_id());
+
 	while (tries-- && events_count[port] < n) {
 		irq_disable();
-		if (!shinfo->vcpu_info[0].evtchn_upcall_pending &&
-		    events_count[port] < n)
+		if (!vi->evtchn_upcall_pending && events_count[port] < n)
 			hyp_sched_op(SCHEDOP_block, NULL);
 		/*
 		 * The emulator checks for interrupts between instruction
@@ -155,5 +241,18 @@ void events_block_until(unsigned int port, unsigned int n,
 		 */
 		irq_enable();
 		events_wait_count(port, n);
+	}
+}
+
+void events_settle(void)
+{
+	struct vcpu_info *vi = events_vcpu_info(events_cpu_id());
+	unsigned int i;
+
+	for (i = 0; vi && i < 20000; i++) {
+		if (!__atomic_load_n(&vi->evtchn_upcall_pending,
+				     __ATOMIC_SEQ_CST))
+			return;
+		asm volatile("pause");
 	}
 }

@@ -4,8 +4,8 @@
 
     make-fuzz-corpus.py OUTDIR
 
-creates OUTDIR/fuzz_wire, OUTDIR/fuzz_ring and OUTDIR/fuzz_journal with a
-few small inputs each, in the input formats described at the top of each
+creates OUTDIR/fuzz_wire, fuzz_ring, fuzz_journal, fuzz_elf and
+fuzz_vmm_state with a few small inputs each, in the input formats described at the top of each
 harness.  The seeds are generated, not committed: scripts/run-fuzz.sh calls
 this when a corpus directory is missing.  Standard library only.
 """
@@ -280,12 +280,55 @@ def journal_seeds():
     }
 
 
+# --- fuzz_elf: a kernel file ---------------------------------------------
+
+def elf64(entry=0x100000, paddr=0x100000, note=True, filesz=64, memsz=4096):
+    """A minimal ELF64 PVH kernel: one PT_LOAD and the Xen entry note."""
+    ehsize, phentsize = 64, 56
+    phnum = 2 if note else 1
+    desc = struct.pack("<Q", entry)
+    notedata = struct.pack("<III", 4, len(desc), 18) + b"Xen\0" + desc
+    code_off = ehsize + phnum * phentsize
+    note_off = code_off + filesz
+    ident = b"\x7fELF" + bytes([2, 1, 1, 0]) + bytes(8)
+    eh = ident + struct.pack("<HHIQQQIHHHHHH", 2, 62, 1, entry, ehsize, 0, 0,
+                             ehsize, phentsize, phnum, 64, 0, 0)
+    ph = struct.pack("<IIQQQQQQ", 1, 5, code_off, paddr, paddr, filesz,
+                     memsz, 4096)
+    if note:
+        ph += struct.pack("<IIQQQQQQ", 4, 4, note_off, 0, 0, len(notedata),
+                          len(notedata), 4)
+    return eh + ph + b"\xf4" * filesz + (notedata if note else b"")
+
+
+def elf_seeds():
+    return {
+        "pvh": elf64(),
+        "no-note": elf64(note=False),
+        "big-bss": elf64(memsz=1 << 20),
+        "low": elf64(paddr=0x4000, entry=0x4000),
+    }
+
+
+# --- fuzz_vmm_state: u16 keep, then (u16 offset, u8 value) patches --------
+
+def vmm_state_seeds():
+    return {
+        "whole": struct.pack("<H", 0xffff),
+        "cut": struct.pack("<H", 100),
+        "patch-xen": struct.pack("<HHB", 0xffff, 18, 0x7f),
+        "patch-evt": struct.pack("<HHBHB", 0xffff, 400, 2, 420, 9),
+    }
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit("usage: make-fuzz-corpus.py OUTDIR")
     for name, seeds in (("fuzz_wire", wire_seeds()),
                         ("fuzz_ring", ring_seeds()),
-                        ("fuzz_journal", journal_seeds())):
+                        ("fuzz_journal", journal_seeds()),
+                        ("fuzz_elf", elf_seeds()),
+                        ("fuzz_vmm_state", vmm_state_seeds())):
         d = os.path.join(sys.argv[1], name)
         os.makedirs(d, exist_ok=True)
         for seed, data in seeds.items():

@@ -2,7 +2,7 @@
 # Run each libFuzzer harness for a share of the time over its corpus.
 #   scripts/run-fuzz.sh BUILD_DIR [SECONDS] [HARNESS...]
 # BUILD_DIR is a `meson setup -Dfuzz=true` build (CC=clang).  SECONDS
-# (default 60) is split evenly between the harnesses (default: all three).
+# (default 60) is split evenly between the harnesses (default: all).
 # Seed corpora are generated into BUILD_DIR/corpus/<harness> when missing;
 # what the fuzzer finds is added there, so later runs start further on.
 # libFuzzer's output goes to BUILD_DIR/fuzz-logs/<harness>.log; crashing
@@ -10,7 +10,7 @@
 # crashed, leaked or hung.  Extra libFuzzer flags: FUZZ_ARGS="...".
 set -u
 REPO=$(cd "$(dirname "$0")/.." && pwd)
-HARNESSES="fuzz_wire fuzz_ring fuzz_journal"
+HARNESSES="fuzz_wire fuzz_ring fuzz_journal fuzz_elf fuzz_vmm_state"
 
 if [ $# -lt 1 ]; then
 	echo "usage: $0 BUILD_DIR [SECONDS] [HARNESS...]" >&2

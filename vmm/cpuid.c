@@ -9,6 +9,8 @@
 #include "log.h"
 #include "xen.h"
 
+#include <xen/arch-x86/cpuid.h>
+
 #define CPUID_MAX_ENTRIES 256
 #define CPUID_HV_BASE 0x40000000u
 #define CPUID_HV_LAST 0x400000ffu
@@ -27,10 +29,12 @@ static const struct kvm_cpuid_entry2 cpuid_xen_leaves[] = {
 	 .eax = XENIA_XEN_MAJOR << 16 | XENIA_XEN_MINOR},
 	{.function = 0x40000002, .eax = 1, .ebx = XEN_HYPERCALL_MSR},
 	{.function = 0x40000003},
-	{.function = 0x40000004},
+	/* The vCPU id (ebx) and domain id (ecx) are patched in below. */
+	{.function = 0x40000004,
+	 .eax = XEN_HVM_CPUID_VCPU_ID_PRESENT | XEN_HVM_CPUID_DOMID_PRESENT},
 };
 
-int cpuid_build(int kvm_fd, struct kvm_cpuid2 **out)
+int cpuid_build(int kvm_fd, uint16_t domid, struct kvm_cpuid2 **out)
 {
 	size_t nxen = sizeof(cpuid_xen_leaves) / sizeof(cpuid_xen_leaves[0]);
 	struct kvm_cpuid2 *c = NULL;
@@ -62,6 +66,7 @@ int cpuid_build(int kvm_fd, struct kvm_cpuid2 **out)
 		c->entries[n++] = *e;
 	}
 	memcpy(&c->entries[n], cpuid_xen_leaves, sizeof(cpuid_xen_leaves));
+	c->entries[n + nxen - 1].ecx = domid;
 	c->nent = n + nxen;
 	*out = c;
 	c = NULL;
@@ -82,5 +87,7 @@ void cpuid_set_vcpu_id(struct kvm_cpuid2 *c, unsigned int id)
 			e->ebx = (e->ebx & 0x00ffffff) | (id << 24);
 		else if (e->function == 0xb || e->function == 0x1f)
 			e->edx = id;
+		else if (e->function == 0x40000004)
+			e->ebx = id;
 	}
 }

@@ -14,6 +14,7 @@
 
 #include <linux/kvm.h>
 
+#include "gnttab.h"
 #include "xenstate.h"
 
 #define VMM_MAX_VCPUS XEN_STATE_MAX_VCPUS
@@ -27,7 +28,28 @@
 #define VMM_EXIT_USAGE 2
 #define VMM_EXIT_SHUTDOWN_BASE 64
 
-enum vcpu_state { VCPU_STOPPED, VCPU_RUNNING, VCPU_PAUSED };
+/* A domain run standalone is domain 1; xend passes --domid. */
+#define VMM_DEFAULT_DOMID 1
+
+/*
+ * Where a vCPU is in its life (vcpu.c has the transitions):
+ *
+ *   STOPPED --initialise--> LOADING ----> DOWN <--up/down--> RUNNING
+ *      ^                       |
+ *      +-- registers refused --+
+ *
+ * vCPU 0 is DOWN once the loader has set its PVH entry state, and the VMM
+ * brings it up.  Only RUNNING vCPUs enter KVM_RUN; a DOWN one keeps its
+ * registers and waits on `wake`.  PAUSED is not entered yet: it is kept
+ * for the toolstack's pause.
+ */
+enum vcpu_state {
+	VCPU_STOPPED, /* never initialised: no registers, no thread */
+	VCPU_LOADING, /* VCPUOP_initialise is writing its registers */
+	VCPU_DOWN,    /* initialised, not running */
+	VCPU_RUNNING,
+	VCPU_PAUSED,
+};
 
 struct domain;
 
@@ -37,9 +59,13 @@ struct vcpu {
 	int fd;
 	struct kvm_run *run;
 	size_t run_size;
+	/* The thread starts at the first VCPUOP_up and lives to shutdown. */
 	pthread_t thread;
-	bool thread_started;
+	bool thread_started; /* set (atomically) once `thread` is valid */
+	/* state, in_run and the waits on wake are under the domain's lock. */
 	enum vcpu_state state;
+	bool in_run; /* the thread is in (or about to enter) KVM_RUN */
+	pthread_cond_t wake;
 };
 
 struct domain {
@@ -61,11 +87,15 @@ struct domain {
 
 	/* Event channels, HVM params, shared_info, time: see xenstate.h. */
 	struct xen_state xen;
+	/* Grant table v1: see gnttab.h. */
+	struct gnttab gnttab;
 
 	/* Shutdown: set once, under the lock; the first reason wins. */
 	pthread_mutex_t lock;
 	bool shutting_down;
 	int exit_status;
+	/* SCHEDOP_shutdown_code: the reason a later shutdown reports. */
+	int shutdown_code; /* SHUTDOWN_*, or -1 when none is latched */
 };
 
 /*
@@ -73,6 +103,13 @@ struct domain {
  * vCPU thread; later calls do not change the status.
  */
 void domain_shutdown(struct domain *d, int status);
+
+/*
+ * The guest shuts down (SCHEDOP_shutdown, a crash) with Xen reason
+ * SHUTDOWN_*; a code latched by SCHEDOP_shutdown_code takes precedence,
+ * as on Xen.  Logs the reason and calls domain_shutdown().
+ */
+void domain_guest_shutdown(struct domain *d, unsigned int reason);
 bool domain_is_shutting_down(struct domain *d);
 
 #endif

@@ -14,6 +14,7 @@
  * domain.  Other domains will come through xend.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <time.h>
@@ -528,4 +529,129 @@ long sched_poll(struct vcpu *v, uint64_t arg)
 out:
 	pthread_mutex_unlock(&d->xen.lock);
 	return rc;
+}
+
+/*
+ * EVT1: u32 count, then `count` entries for ports 0..count-1 (ports past
+ * the last used one are free and left out).
+ */
+struct evtchn_image {
+	uint8_t state;
+	uint8_t pad;
+	uint16_t notify_vcpu;
+	uint16_t remote_domid;
+	uint16_t pad2;
+	uint32_t remote_port;
+	uint32_t virq;
+};
+
+int evtchn_save(struct domain *d, struct buf *out)
+{
+	struct evtchn_image *img;
+	uint32_t count = 1, port;
+	int rc;
+
+	for (port = 1; port < EVTCHN_MAX; port++)
+		if (d->xen.evtchn[port].state != EVTCHN_FREE)
+			count = port + 1;
+	img = calloc(1, sizeof(uint32_t) + count * sizeof(*img));
+	if (!img)
+		return -ENOMEM;
+	memcpy(img, &count, sizeof(count));
+	for (port = 0; port < count; port++) {
+		const struct evtchn *ch = &d->xen.evtchn[port];
+		struct evtchn_image e = {
+			.state = ch->state,
+			.notify_vcpu = ch->notify_vcpu,
+			.remote_domid = ch->remote_domid,
+			.remote_port = ch->remote_port,
+			.virq = ch->virq,
+		};
+
+		memcpy((uint8_t *)img + sizeof(count) + port * sizeof(e), &e,
+		       sizeof(e));
+	}
+	rc = state_put_section(out, STATE_TAG_EVT, 1, img,
+			       sizeof(count) + count * sizeof(*img));
+	free(img);
+	return rc;
+}
+
+int evtchn_stage_table(struct domain *d, struct evtchn *table,
+		       uint32_t version, struct state_reader *payload)
+{
+	struct evtchn_image e;
+	uint32_t count, port;
+
+	if (version != 1 || state_read(payload, &count, sizeof(count)) < 0 ||
+	    count < 1 || count > EVTCHN_MAX ||
+	    payload->len - payload->off != count * sizeof(e)) {
+		log_errx("evtchn: EVT1 section: bad version or size");
+		return -EINVAL;
+	}
+	memset(table, 0, EVTCHN_MAX * sizeof(*table));
+	for (port = 0; port < count; port++) {
+		if (state_read(payload, &e, sizeof(e)) < 0)
+			return -EINVAL;
+		if (e.state > EVTCHN_IPI ||
+		    (port == 0) != (e.state == EVTCHN_RESERVED) ||
+		    e.notify_vcpu >= d->nr_vcpus ||
+		    (e.state == EVTCHN_VIRQ && e.virq >= NR_VIRQS) ||
+		    (e.state == EVTCHN_INTERDOMAIN &&
+		     (e.remote_port == 0 || e.remote_port >= count))) {
+			log_errx("evtchn: EVT1: port %u: bad entry", port);
+			return -EINVAL;
+		}
+		table[port].state = e.state;
+		table[port].notify_vcpu = e.notify_vcpu;
+		table[port].remote_domid = e.remote_domid;
+		table[port].remote_port = e.remote_port;
+		table[port].virq = e.virq;
+	}
+	table[0].state = EVTCHN_RESERVED;
+	return 0;
+}
+
+int evtchn_check_table(const struct evtchn *table, uint16_t saved_domid)
+{
+	uint32_t port;
+
+	/* Only loopback channels exist: both ends are in the image. */
+	for (port = 1; port < EVTCHN_MAX; port++) {
+		const struct evtchn *ch = &table[port];
+
+		if ((ch->state == EVTCHN_UNBOUND ||
+		     ch->state == EVTCHN_INTERDOMAIN) &&
+		    ch->remote_domid != saved_domid) {
+			log_errx("evtchn: port %u: channel to domain %u, "
+				 "which is not this one",
+				 port, ch->remote_domid);
+			return -EINVAL;
+		}
+		if (ch->state == EVTCHN_INTERDOMAIN &&
+		    (table[ch->remote_port].state != EVTCHN_INTERDOMAIN ||
+		     table[ch->remote_port].remote_port != port)) {
+			log_errx("evtchn: port %u: its peer %u does not point "
+				 "back",
+				 port, ch->remote_port);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+void evtchn_apply_table(struct domain *d, const struct evtchn *table,
+			uint16_t saved_domid)
+{
+	uint32_t port;
+
+	memcpy(d->xen.evtchn, table, sizeof(d->xen.evtchn));
+	for (port = 1; port < EVTCHN_MAX; port++) {
+		struct evtchn *ch = &d->xen.evtchn[port];
+
+		if ((ch->state == EVTCHN_UNBOUND ||
+		     ch->state == EVTCHN_INTERDOMAIN) &&
+		    ch->remote_domid == saved_domid)
+			ch->remote_domid = d->xen.domid;
+	}
 }

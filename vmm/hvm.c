@@ -9,6 +9,7 @@
 #include "hypercall.h"
 #include "log.h"
 #include "mem.h"
+#include "vcpu.h"
 #include "xen.h"
 
 /* Params a guest may set; the rest are the toolstack's or unused. */
@@ -88,17 +89,25 @@ static long memory_add_to_physmap(struct vcpu *v, uint64_t arg)
 		return -XEN_EFAULT;
 	if (a.domid != DOMID_SELF && a.domid != d->xen.domid)
 		return -XEN_ESRCH;
-	if (a.space != XENMAPSPACE_shared_info) {
+	switch (a.space) {
+	case XENMAPSPACE_shared_info:
+		if (a.idx != 0)
+			return -XEN_EINVAL;
+		pthread_mutex_lock(&d->xen.lock);
+		rc = xen_map_shared_info(d, a.gpfn) < 0 ? -XEN_EINVAL : 0;
+		pthread_mutex_unlock(&d->xen.lock);
+		return rc;
+	case XENMAPSPACE_grant_table:
+		/* idx: the frame; | XENMAPIDX_grant_table_status is v2's. */
+		rc = gnttab_add_to_physmap(d, a.idx, a.gpfn);
+		if (rc == -ENOMEM)
+			return -XEN_ENOMEM;
+		return rc < 0 ? -XEN_EINVAL : 0;
+	default:
 		hypercall_log_unknown_op("memory_op add_to_physmap space",
 					 a.space);
 		return -XEN_ENOSYS;
 	}
-	if (a.idx != 0)
-		return -XEN_EINVAL;
-	pthread_mutex_lock(&d->xen.lock);
-	rc = xen_map_shared_info(d, a.gpfn) < 0 ? -XEN_EINVAL : 0;
-	pthread_mutex_unlock(&d->xen.lock);
-	return rc;
 }
 
 /* The guest's e820: one RAM block at 0, as in hvm_start_info. */
@@ -151,8 +160,12 @@ static long vcpu_register_vcpu_info(struct vcpu *v, unsigned int id,
 
 	if (mem_copy_from_guest(v, &r, arg, sizeof(r)) < 0)
 		return -XEN_EFAULT;
+	/*
+	 * We update its words atomically: a misaligned vcpu_info would make
+	 * those split locks (slow, or SIGBUS with split-lock detection).
+	 */
 	if (r.offset > VMM_PAGE_SIZE - sizeof(struct vcpu_info) ||
-	    r.mfn > UINT64_MAX / VMM_PAGE_SIZE)
+	    r.offset % VCPU_INFO_ALIGN || r.mfn > UINT64_MAX / VMM_PAGE_SIZE)
 		return -XEN_EINVAL;
 	gpa = r.mfn * VMM_PAGE_SIZE + r.offset;
 	new = mem_gpa_ptr(d, gpa, sizeof(*new));
@@ -187,6 +200,22 @@ static long vcpu_runstate(struct vcpu *v, uint64_t arg)
 	return 0;
 }
 
+/* Xen refuses periods under 1 ms; any vCPU of the domain may be set. */
+#define VCPU_PERIOD_MIN_NS 1000000ull
+#define VCPU_PERIOD_MAX_NS (1ull << 62)
+
+static long vcpu_set_periodic(struct vcpu *v, unsigned int id, uint64_t arg)
+{
+	struct vcpu_set_periodic_timer p;
+
+	if (mem_copy_from_guest(v, &p, arg, sizeof(p)) < 0)
+		return -XEN_EFAULT;
+	if (p.period_ns < VCPU_PERIOD_MIN_NS || p.period_ns > VCPU_PERIOD_MAX_NS)
+		return -XEN_EINVAL;
+	return time_set_periodic(v->dom, id, p.period_ns) < 0 ? -XEN_EINVAL
+							       : 0;
+}
+
 long hcall_vcpu_op(struct vcpu *v, const struct hypercall_args *args)
 {
 	struct vcpu_set_singleshot_timer t;
@@ -196,6 +225,14 @@ long hcall_vcpu_op(struct vcpu *v, const struct hypercall_args *args)
 	if (id >= d->nr_vcpus)
 		return -XEN_ENOENT;
 	switch (args->a[0]) {
+	case VCPUOP_initialise:
+		return vcpuop_initialise(v, (unsigned int)id, args->a[2]);
+	case VCPUOP_up:
+		return vcpuop_up(v, (unsigned int)id);
+	case VCPUOP_down:
+		return vcpuop_down(v, (unsigned int)id);
+	case VCPUOP_is_up:
+		return vcpuop_is_up(v, (unsigned int)id);
 	case VCPUOP_register_vcpu_info:
 		return vcpu_register_vcpu_info(v, (unsigned int)id, args->a[2]);
 	case VCPUOP_get_runstate_info:
@@ -218,6 +255,12 @@ long hcall_vcpu_op(struct vcpu *v, const struct hypercall_args *args)
 		if (id != v->id)
 			return -XEN_EINVAL;
 		return time_set_timer(d, v->id, 0) < 0 ? -XEN_EINVAL : 0;
+	case VCPUOP_set_periodic_timer:
+		return vcpu_set_periodic(v, (unsigned int)id, args->a[2]);
+	case VCPUOP_stop_periodic_timer:
+		return time_set_periodic(d, (unsigned int)id, 0) < 0
+			   ? -XEN_EINVAL
+			   : 0;
 	default:
 		hypercall_log_unknown_op("vcpu_op", args->a[0]);
 		return -XEN_ENOSYS;

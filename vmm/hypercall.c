@@ -27,6 +27,8 @@ static const struct hypercall_row hypercall_table[HYPERCALL_MAX] = {
 	[__HYPERVISOR_memory_op] = {"memory_op", hcall_memory_op},
 	[__HYPERVISOR_vcpu_op] = {"vcpu_op", hcall_vcpu_op},
 	[__HYPERVISOR_set_timer_op] = {"set_timer_op", hcall_set_timer_op},
+	[__HYPERVISOR_grant_table_op] = {"grant_table_op",
+					 hcall_grant_table_op},
 };
 
 /* One bit per stub of the page whose -ENOSYS has been logged. */

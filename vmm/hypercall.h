@@ -48,6 +48,7 @@ hypercall_fn hcall_hvm_op;
 hypercall_fn hcall_memory_op;
 hypercall_fn hcall_vcpu_op;
 hypercall_fn hcall_set_timer_op;
+hypercall_fn hcall_grant_table_op;
 
 /* SCHEDOP_block and SCHEDOP_poll (evtchn.c). */
 long sched_block(struct vcpu *v);

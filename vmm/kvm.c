@@ -103,7 +103,7 @@ int kvm_vm_create(struct domain *d)
 	rc = kvm_trap_hypercall_msr(d);
 	if (rc < 0)
 		return rc;
-	return cpuid_build(d->kvm_fd, &d->cpuid);
+	return cpuid_build(d->kvm_fd, d->xen.domid, &d->cpuid);
 }
 
 static void kvm_flat_segment(struct kvm_segment *s, uint16_t sel,
@@ -120,6 +120,44 @@ static void kvm_flat_segment(struct kvm_segment *s, uint16_t sel,
 	s->g = 1;
 }
 
+int kvm_vcpu_set_boot_regs(struct vcpu *v, const struct kvm_boot_regs *b)
+{
+	struct kvm_mp_state mp = {.mp_state = KVM_MP_STATE_RUNNABLE};
+	struct kvm_sregs sregs;
+	struct kvm_regs regs = b->regs;
+
+	/* Start from KVM's values for what the boot state leaves alone. */
+	if (ioctl(v->fd, KVM_GET_SREGS, &sregs) < 0) {
+		log_err("kvm: vCPU %u: KVM_GET_SREGS", v->id);
+		return -errno;
+	}
+	sregs.cs = b->cs;
+	sregs.ds = b->ds;
+	sregs.es = b->es;
+	sregs.ss = b->ss;
+	sregs.fs = b->fs;
+	sregs.gs = b->gs;
+	sregs.tr = b->tr;
+	sregs.cr0 = b->cr0;
+	sregs.cr3 = b->cr3;
+	sregs.cr4 = b->cr4;
+	sregs.efer = b->efer;
+	/* SREGS first: the mode decides how KVM takes RIP and RFLAGS. */
+	if (ioctl(v->fd, KVM_SET_SREGS, &sregs) < 0) {
+		log_warn("kvm: vCPU %u: KVM_SET_SREGS", v->id);
+		return -EINVAL;
+	}
+	if (ioctl(v->fd, KVM_SET_REGS, &regs) < 0) {
+		log_warn("kvm: vCPU %u: KVM_SET_REGS", v->id);
+		return -EINVAL;
+	}
+	if (ioctl(v->fd, KVM_SET_MP_STATE, &mp) < 0) {
+		log_warn("kvm: vCPU %u: KVM_SET_MP_STATE", v->id);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /*
  * PVH entry state: 32-bit flat protected mode, paging off, EBX pointing at
  * hvm_start_info (Xen's docs/misc/pvh.pandoc).
@@ -127,39 +165,23 @@ static void kvm_flat_segment(struct kvm_segment *s, uint16_t sel,
 static int kvm_vcpu_set_pvh_entry(struct vcpu *v)
 {
 	struct domain *d = v->dom;
-	struct kvm_sregs sregs;
-	struct kvm_regs regs;
+	struct kvm_boot_regs b;
 
-	if (ioctl(v->fd, KVM_GET_SREGS, &sregs) < 0) {
-		log_err("kvm: vCPU %u: KVM_GET_SREGS", v->id);
-		return -errno;
-	}
-	kvm_flat_segment(&sregs.cs, 0x10, 0xb);
-	kvm_flat_segment(&sregs.ds, 0x18, 0x3);
-	sregs.es = sregs.ds;
-	sregs.ss = sregs.ds;
-	sregs.fs = sregs.ds;
-	sregs.gs = sregs.ds;
-	memset(&sregs.tr, 0, sizeof(sregs.tr));
-	sregs.tr.type = 0xb;
-	sregs.tr.limit = 0x67;
-	sregs.tr.present = 1;
-	sregs.cr0 = 0x11;
-	sregs.cr4 = 0;
-	sregs.efer = 0;
-	if (ioctl(v->fd, KVM_SET_SREGS, &sregs) < 0) {
-		log_err("kvm: vCPU %u: KVM_SET_SREGS", v->id);
-		return -errno;
-	}
-	memset(&regs, 0, sizeof(regs));
-	regs.rip = d->entry;
-	regs.rbx = d->start_info_gpa;
-	regs.rflags = 2;
-	if (ioctl(v->fd, KVM_SET_REGS, &regs) < 0) {
-		log_err("kvm: vCPU %u: KVM_SET_REGS", v->id);
-		return -errno;
-	}
-	return 0;
+	memset(&b, 0, sizeof(b));
+	kvm_flat_segment(&b.cs, 0x10, 0xb);
+	kvm_flat_segment(&b.ds, 0x18, 0x3);
+	b.es = b.ds;
+	b.ss = b.ds;
+	b.fs = b.ds;
+	b.gs = b.ds;
+	b.tr.type = 0xb;
+	b.tr.limit = 0x67;
+	b.tr.present = 1;
+	b.cr0 = 0x11;
+	b.regs.rip = d->entry;
+	b.regs.rbx = d->start_info_gpa;
+	b.regs.rflags = 2;
+	return kvm_vcpu_set_boot_regs(v, &b);
 }
 
 int kvm_vcpu_create(struct domain *d, unsigned int id)
@@ -195,7 +217,6 @@ int kvm_vcpu_create(struct domain *d, unsigned int id)
 	}
 	/* Registers come with every exit: no GET/SET ioctl per hypercall. */
 	v->run->kvm_valid_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
-	v->state = VCPU_STOPPED;
 	if (id == 0)
 		return kvm_vcpu_set_pvh_entry(v);
 	return 0;

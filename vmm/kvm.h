@@ -17,6 +17,25 @@ int kvm_vm_create(struct domain *d) __attribute__((warn_unused_result));
 int kvm_vcpu_create(struct domain *d, unsigned int id)
 	__attribute__((warn_unused_result));
 
+/*
+ * The registers a vCPU starts with (PVH entry, VCPUOP_initialise).  What
+ * is not here keeps its reset value: GDTR/IDTR, LDTR, CR2, CR8, the APIC
+ * base and every MSR but EFER.
+ */
+struct kvm_boot_regs {
+	struct kvm_segment cs, ds, es, ss, fs, gs, tr;
+	uint64_t cr0, cr3, cr4, efer;
+	struct kvm_regs regs;
+};
+
+/*
+ * Loads b into vCPU v and makes it runnable (an AP's in-kernel LAPIC
+ * would otherwise wait for INIT/SIPI).  Only while v is out of KVM_RUN.
+ * -EINVAL when KVM refuses the state.
+ */
+int kvm_vcpu_set_boot_regs(struct vcpu *v, const struct kvm_boot_regs *b)
+	__attribute__((warn_unused_result));
+
 /* Registers of a vCPU into the log, for a crash report. */
 void kvm_vcpu_dump(struct vcpu *v);
 

@@ -3,6 +3,7 @@
  * xenia-vmm: runs one domain on /dev/kvm behind Xen's guest ABI.
  *
  *   xenia-vmm --kernel K --memory MiB --vcpus N --cmdline S [--initrd F]
+ *             [--domid ID]
  *
  * Exit status: 0 poweroff, 1 VMM error (bad kernel, KVM failure), 2 usage,
  * 64 + the Xen SHUTDOWN_* reason otherwise (65 reboot, 66 suspend,
@@ -21,6 +22,7 @@
 #include "log.h"
 #include "mem.h"
 #include "vcpu.h"
+#include "xen.h"
 
 struct vmm_args {
 	const char *kernel;
@@ -28,6 +30,7 @@ struct vmm_args {
 	const char *cmdline;
 	uint64_t memory_mib;
 	unsigned int vcpus;
+	uint16_t domid;
 	bool verbose;
 };
 
@@ -35,7 +38,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: xenia-vmm --kernel FILE --memory MiB [--vcpus N]\n"
-		"                 [--cmdline STRING] [--initrd FILE] [-v]\n"
+		"                 [--cmdline STRING] [--initrd FILE]\n"
+		"                 [--domid ID] [-v]\n"
 		"Runs one PVH domain on /dev/kvm behind the Xen ABI.\n"
 		"Exit status: 0 poweroff, 1 error, 2 usage, 64+reason for\n"
 		"other shutdowns (65 reboot, 66 suspend, 67 crash).\n");
@@ -65,6 +69,7 @@ static int parse_args(int argc, char **argv, struct vmm_args *a)
 		{"vcpus", required_argument, NULL, 'c'},
 		{"cmdline", required_argument, NULL, 'a'},
 		{"initrd", required_argument, NULL, 'i'},
+		{"domid", required_argument, NULL, 'd'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -74,6 +79,7 @@ static int parse_args(int argc, char **argv, struct vmm_args *a)
 
 	a->cmdline = "";
 	a->vcpus = 1;
+	a->domid = VMM_DEFAULT_DOMID;
 	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'k':
@@ -103,6 +109,17 @@ static int parse_args(int argc, char **argv, struct vmm_args *a)
 		case 'i':
 			a->initrd = optarg;
 			break;
+		case 'd':
+			/* Domain 0 is the host; DOMID_FIRST_RESERVED and up
+			 * are Xen's special ids (DOMID_SELF, ...). */
+			if (parse_uint(optarg, 1, DOMID_FIRST_RESERVED - 1,
+				       &n) < 0) {
+				log_errx("--domid: from 1 to %d, not '%s'",
+					 DOMID_FIRST_RESERVED - 1, optarg);
+				return -EINVAL;
+			}
+			a->domid = (uint16_t)n;
+			break;
 		case 'v':
 			a->verbose = true;
 			break;
@@ -126,7 +143,7 @@ static int parse_args(int argc, char **argv, struct vmm_args *a)
 	return 0;
 }
 
-static void domain_init(struct domain *d)
+static void domain_init(struct domain *d, uint16_t domid)
 {
 	unsigned int i;
 
@@ -138,6 +155,9 @@ static void domain_init(struct domain *d)
 		d->vcpus[i].fd = -1;
 	pthread_mutex_init(&d->lock, NULL);
 	d->exit_status = VMM_EXIT_ERROR;
+	d->shutdown_code = -1;
+	/* Before anything that shows the id to the guest (CPUID). */
+	d->xen.domid = domid;
 }
 
 /* Builds the domain and runs it to its shutdown; the exit status. */
@@ -152,7 +172,7 @@ static int vmm_run(struct domain *d, const struct vmm_args *a)
 	if (kvm_vm_create(d) < 0)
 		return VMM_EXIT_ERROR;
 	for (i = 0; i < a->vcpus; i++) {
-		if (kvm_vcpu_create(d, i) < 0)
+		if (vcpu_create(d, i) < 0)
 			return VMM_EXIT_ERROR;
 		d->nr_vcpus = i + 1;
 	}
@@ -160,17 +180,10 @@ static int vmm_run(struct domain *d, const struct vmm_args *a)
 		return VMM_EXIT_ERROR;
 	if (vcpu_signals_init() < 0)
 		return VMM_EXIT_ERROR;
-	/*
-	 * Only vCPU 0 runs for now: the others wait for VCPUOP_up, which is
-	 * not implemented yet.
-	 */
-	if (a->vcpus > 1)
-		log_info("vCPUs 1-%u created but not started (no VCPUOP_up "
-			 "yet)",
-			 a->vcpus - 1);
-	if (vcpu_start(&d->vcpus[0]) < 0)
+	/* vCPU 0 boots; the guest brings the others up (VCPUOP_up). */
+	if (vcpu_up(&d->vcpus[0]) < 0)
 		return VMM_EXIT_ERROR;
-	vcpu_join(&d->vcpus[0]);
+	vcpu_join_all(d);
 	return d->exit_status;
 }
 
@@ -185,7 +198,7 @@ int main(int argc, char **argv)
 		return VMM_EXIT_USAGE;
 	if (args.verbose)
 		log_set_level(LOG_LVL_DEBUG);
-	domain_init(&dom);
+	domain_init(&dom, args.domid);
 	status = vmm_run(&dom, &args);
 	xen_state_destroy(&dom);
 	kvm_destroy(&dom);

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* sched_op: yield and shutdown; block and poll live in evtchn.c. */
+/*
+ * sched_op: yield, shutdown and shutdown_code; block and poll live in
+ * evtchn.c.
+ */
 #include <sched.h>
 
 #include "hypercall.h"
@@ -7,22 +10,50 @@
 #include "mem.h"
 #include "xen.h"
 
-static long sched_shutdown(struct vcpu *v, uint64_t arg)
+static const char *const sched_shutdown_names[] = {
+	"poweroff", "reboot", "suspend", "crash", "watchdog", "soft_reset",
+};
+
+void domain_guest_shutdown(struct domain *d, unsigned int reason)
 {
-	static const char *const names[] = {"poweroff", "reboot", "suspend",
-					    "crash", "watchdog",
-					    "soft_reset"};
+	int code;
+
+	pthread_mutex_lock(&d->lock);
+	code = d->shutdown_code;
+	pthread_mutex_unlock(&d->lock);
+	if (code >= 0 && (unsigned int)code != reason) {
+		log_info("domain: shutdown (%s), reported as the latched %s",
+			 sched_shutdown_names[reason],
+			 sched_shutdown_names[code]);
+		reason = (unsigned int)code;
+	} else {
+		log_info("domain: shutdown (%s)", sched_shutdown_names[reason]);
+	}
+	domain_shutdown(d, reason == SHUTDOWN_poweroff
+			       ? VMM_EXIT_OK
+			       : VMM_EXIT_SHUTDOWN_BASE + (int)reason);
+}
+
+static long sched_shutdown(struct vcpu *v, uint64_t arg, bool latch)
+{
+	struct domain *d = v->dom;
 	struct sched_shutdown s;
 
 	if (mem_copy_from_guest(v, &s, arg, sizeof(s)) < 0)
 		return -XEN_EFAULT;
 	if (s.reason > SHUTDOWN_MAX)
 		return -XEN_EINVAL;
-	log_info("domain: vCPU %u: shutdown (%s)", v->id, names[s.reason]);
-	domain_shutdown(v->dom, s.reason == SHUTDOWN_poweroff ?
-					VMM_EXIT_OK :
-					VMM_EXIT_SHUTDOWN_BASE +
-						(int)s.reason);
+	if (!latch) {
+		domain_guest_shutdown(d, s.reason);
+		return 0;
+	}
+	/* Xen keeps the first code latched. */
+	pthread_mutex_lock(&d->lock);
+	if (d->shutdown_code < 0)
+		d->shutdown_code = (int)s.reason;
+	pthread_mutex_unlock(&d->lock);
+	log_debug("domain: vCPU %u latched shutdown code %s", v->id,
+		  sched_shutdown_names[s.reason]);
 	return 0;
 }
 
@@ -33,7 +64,9 @@ long hcall_sched_op(struct vcpu *v, const struct hypercall_args *args)
 		sched_yield();
 		return 0;
 	case SCHEDOP_shutdown:
-		return sched_shutdown(v, args->a[1]);
+		return sched_shutdown(v, args->a[1], false);
+	case SCHEDOP_shutdown_code:
+		return sched_shutdown(v, args->a[1], true);
 	case SCHEDOP_block:
 		return sched_block(v);
 	case SCHEDOP_poll:

@@ -9,8 +9,8 @@
  * the domain, so the fields are written once per vcpu_info placement and
  * the guest's version check only guards against that write.
  *
- * Timers: a timerfd per vCPU armed at CLOCK_MONOTONIC mono0 + deadline,
- * watched by one epoll thread.  TSC and CLOCK_MONOTONIC may drift apart a
+ * Timers: two timerfds per vCPU (single-shot and periodic) armed at
+ * CLOCK_MONOTONIC mono0 + deadline, watched by one epoll thread.  TSC and CLOCK_MONOTONIC may drift apart a
  * little (the TSC rate is only known to a kHz), so on expiry the thread
  * checks the deadline against the guest's clock and re-arms if early:
  * VIRQ_TIMER never arrives before the deadline the guest sees.
@@ -106,7 +106,8 @@ void time_update_vcpu(struct domain *d, unsigned int id)
 	s->wc_version++;
 }
 
-static int time_arm(struct domain *d, unsigned int id, uint64_t deadline)
+/* Arms timerfd fd to fire at system time deadline (0 disarms). */
+static int time_arm_fd(struct domain *d, int fd, uint64_t deadline)
 {
 	struct itimerspec its;
 	uint64_t t = d->xen.mono0_ns + deadline;
@@ -119,9 +120,8 @@ static int time_arm(struct domain *d, unsigned int id, uint64_t deadline)
 		if (!its.it_value.tv_sec && !its.it_value.tv_nsec)
 			its.it_value.tv_nsec = 1;
 	}
-	if (timerfd_settime(d->xen.vcpu[id].timer_fd, TFD_TIMER_ABSTIME, &its,
-			    NULL) < 0) {
-		log_warn("time: vCPU %u: timerfd_settime", id);
+	if (timerfd_settime(fd, TFD_TIMER_ABSTIME, &its, NULL) < 0) {
+		log_warn("time: timerfd_settime");
 		return -errno;
 	}
 	return 0;
@@ -133,25 +133,55 @@ int time_set_timer(struct domain *d, unsigned int id, uint64_t deadline)
 
 	pthread_mutex_lock(&d->xen.lock);
 	d->xen.vcpu[id].timer_deadline = deadline;
-	rc = time_arm(d, id, deadline);
+	rc = time_arm_fd(d, d->xen.vcpu[id].timer_fd, deadline);
 	pthread_mutex_unlock(&d->xen.lock);
 	return rc;
 }
 
-static void time_expire(struct domain *d, unsigned int id)
+int time_set_periodic(struct domain *d, unsigned int id, uint64_t period)
 {
 	struct xen_vcpu_state *vs = &d->xen.vcpu[id];
-	uint64_t ticks;
+	int rc;
+
+	pthread_mutex_lock(&d->xen.lock);
+	vs->periodic_period = period;
+	vs->periodic_next = period ? time_now_ns(d) + period : 0;
+	rc = time_arm_fd(d, vs->periodic_fd, vs->periodic_next);
+	pthread_mutex_unlock(&d->xen.lock);
+	return rc;
+}
+
+/*
+ * A timerfd of vCPU id fired: raise VIRQ_TIMER if the deadline has come
+ * by the guest's clock.  A periodic timer then moves to its next tick in
+ * the future; ticks missed meanwhile (a stopped host) are not replayed,
+ * as on Xen.
+ */
+static void time_expire(struct domain *d, unsigned int id, bool periodic)
+{
+	struct xen_vcpu_state *vs = &d->xen.vcpu[id];
+	int fd = periodic ? vs->periodic_fd : vs->timer_fd;
+	uint64_t *deadline =
+	    periodic ? &vs->periodic_next : &vs->timer_deadline;
+	uint64_t ticks, now, missed;
 	uint32_t port;
 
-	if (read(vs->timer_fd, &ticks, sizeof(ticks)) < 0)
+	if (read(fd, &ticks, sizeof(ticks)) < 0)
 		return; /* EAGAIN: re-armed or stopped meanwhile */
 	pthread_mutex_lock(&d->xen.lock);
-	if (vs->timer_deadline) {
-		if (time_now_ns(d) < vs->timer_deadline) {
-			(void)time_arm(d, id, vs->timer_deadline);
+	if (*deadline) {
+		now = time_now_ns(d);
+		if (now < *deadline) {
+			(void)time_arm_fd(d, fd, *deadline);
 		} else {
-			vs->timer_deadline = 0;
+			if (periodic) {
+				missed = (now - *deadline) /
+					 vs->periodic_period;
+				*deadline += (missed + 1) * vs->periodic_period;
+				(void)time_arm_fd(d, fd, *deadline);
+			} else {
+				*deadline = 0;
+			}
 			port = vs->virq_port[VIRQ_TIMER];
 			if (port)
 				evtchn_set_pending(d, port);
@@ -160,10 +190,41 @@ static void time_expire(struct domain *d, unsigned int id)
 	pthread_mutex_unlock(&d->xen.lock);
 }
 
+void time_restore(struct domain *d, uint64_t system_ns)
+{
+	struct xen_state *x = &d->xen;
+	uint64_t now_tsc = time_rdtsc();
+	uint64_t tsc_delta =
+	    (uint64_t)((unsigned __int128)system_ns * x->tsc_khz / 1000000u);
+	unsigned int i;
+
+	pthread_mutex_lock(&x->lock);
+	/*
+	 * System time system_ns is now: the guest's clock goes on where it
+	 * stopped (the pause is not counted), the wallclock shows today.
+	 */
+	x->tsc0 = now_tsc - tsc_delta;
+	x->mono0_ns = time_clock_ns(CLOCK_MONOTONIC) - system_ns;
+	x->wall0_ns = time_clock_ns(CLOCK_REALTIME) - system_ns;
+	for (i = 0; i < d->nr_vcpus; i++) {
+		time_update_vcpu(d, i);
+		(void)time_arm_fd(d, x->vcpu[i].timer_fd,
+				  x->vcpu[i].timer_deadline);
+		(void)time_arm_fd(d, x->vcpu[i].periodic_fd,
+				  x->vcpu[i].periodic_next);
+	}
+	pthread_mutex_unlock(&x->lock);
+}
+
+/* epoll data: the vCPU id, with this bit for its periodic timer. */
+#define TIME_EV_PERIODIC 0x10000u
+#define TIME_EV_STOP UINT32_MAX
+
 static void *time_thread(void *arg)
 {
 	struct domain *d = arg;
 	struct epoll_event ev[8];
+	uint32_t tag;
 	int i, n;
 
 	for (;;) {
@@ -175,11 +236,30 @@ static void *time_thread(void *arg)
 			return NULL;
 		}
 		for (i = 0; i < n; i++) {
-			if (ev[i].data.u32 == UINT32_MAX)
+			tag = ev[i].data.u32;
+			if (tag == TIME_EV_STOP)
 				return NULL;
-			time_expire(d, ev[i].data.u32);
+			time_expire(d, tag & ~TIME_EV_PERIODIC,
+				    tag & TIME_EV_PERIODIC);
 		}
 	}
+}
+
+/* A timerfd for the timer thread's epoll, tagged with `tag`. */
+static int time_timerfd_add(struct xen_state *x, uint32_t tag, int *fd)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = tag};
+
+	*fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (*fd < 0) {
+		log_err("time: timerfd_create");
+		return -errno;
+	}
+	if (epoll_ctl(x->epoll_fd, EPOLL_CTL_ADD, *fd, &ev) < 0) {
+		log_err("time: epoll_ctl");
+		return -errno;
+	}
+	return 0;
 }
 
 int time_init(struct domain *d)
@@ -208,24 +288,18 @@ int time_init(struct domain *d)
 		return -errno;
 	}
 	ev.events = EPOLLIN;
-	ev.data.u32 = UINT32_MAX;
+	ev.data.u32 = TIME_EV_STOP;
 	if (epoll_ctl(x->epoll_fd, EPOLL_CTL_ADD, x->stop_fd, &ev) < 0) {
 		log_err("time: epoll_ctl");
 		return -errno;
 	}
 	for (i = 0; i < d->nr_vcpus; i++) {
-		x->vcpu[i].timer_fd =
-		    timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-		if (x->vcpu[i].timer_fd < 0) {
-			log_err("time: timerfd_create");
-			return -errno;
-		}
-		ev.data.u32 = i;
-		if (epoll_ctl(x->epoll_fd, EPOLL_CTL_ADD, x->vcpu[i].timer_fd,
-			      &ev) < 0) {
-			log_err("time: epoll_ctl");
-			return -errno;
-		}
+		rc = time_timerfd_add(x, i, &x->vcpu[i].timer_fd);
+		if (rc == 0)
+			rc = time_timerfd_add(x, i | TIME_EV_PERIODIC,
+					      &x->vcpu[i].periodic_fd);
+		if (rc < 0)
+			return rc;
 	}
 	/* Signals belong to the main and vCPU threads. */
 	sigfillset(&all);
@@ -258,7 +332,10 @@ void time_destroy(struct domain *d)
 	for (i = 0; i < XEN_STATE_MAX_VCPUS; i++) {
 		if (x->vcpu[i].timer_fd >= 0)
 			close(x->vcpu[i].timer_fd);
+		if (x->vcpu[i].periodic_fd >= 0)
+			close(x->vcpu[i].periodic_fd);
 		x->vcpu[i].timer_fd = -1;
+		x->vcpu[i].periodic_fd = -1;
 	}
 	if (x->epoll_fd >= 0)
 		close(x->epoll_fd);

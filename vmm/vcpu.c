@@ -1,4 +1,24 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * vCPU threads and the vCPU state machine (see enum vcpu_state).
+ *
+ * A vCPU gets its thread at its first VCPUOP_up; the thread lives until
+ * the domain shuts down, and enters KVM_RUN only while the vCPU is
+ * RUNNING.  VCPUOP_down flips the state and kicks the thread out of
+ * KVM_RUN; it then sleeps on its condvar, registers untouched in KVM, and
+ * whatever KVM or a hypercall left pending (an interrupt in the LAPIC's
+ * IRR, a hypercall result in the sync regs) is there when it comes back.
+ *
+ * VCPUOP_down of another vCPU is synchronous (Xen allows either): it
+ * returns once the target is out of KVM_RUN, which the target reports
+ * through in_run after every exit.
+ *
+ * Locking: the state of every vCPU, in_run and the sleeps on vcpu.wake are
+ * under the domain lock, so that "is this the last vCPU up?" and shutdown
+ * are decided on one consistent view.  The KVM ioctls of VCPUOP_initialise
+ * run outside it, with the vCPU in LOADING so that nobody else touches it.
+ * vcpu_kick() under the lock is fine: it only signals.
+ */
 #include "vcpu.h"
 
 #include <errno.h>
@@ -38,7 +58,7 @@ void vcpu_kick(struct vcpu *v)
 {
 	/* immediate_exit covers a kick that lands just before KVM_RUN. */
 	__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
-	if (v->thread_started)
+	if (__atomic_load_n(&v->thread_started, __ATOMIC_ACQUIRE))
 		pthread_kill(v->thread, VCPU_KICK_SIGNAL);
 }
 
@@ -153,14 +173,47 @@ static bool vcpu_handle_exit(struct vcpu *v)
 	}
 }
 
+/*
+ * Sleeps while v is not RUNNING; false once the domain shuts down.  The
+ * state is read after the kicker's immediate_exit was cleared, so a down
+ * that kicked is never missed.
+ */
+static bool vcpu_enter_run(struct vcpu *v)
+{
+	struct domain *d = v->dom;
+	bool run;
+
+	pthread_mutex_lock(&d->lock);
+	while (v->state != VCPU_RUNNING && !d->shutting_down)
+		pthread_cond_wait(&v->wake, &d->lock);
+	run = !d->shutting_down;
+	v->in_run = run;
+	pthread_mutex_unlock(&d->lock);
+	return run;
+}
+
+/* Out of KVM_RUN: a vcpu_down() waiting for that may return. */
+static void vcpu_leave_run(struct vcpu *v)
+{
+	struct domain *d = v->dom;
+
+	pthread_mutex_lock(&d->lock);
+	v->in_run = false;
+	if (v->state != VCPU_RUNNING)
+		pthread_cond_broadcast(&v->wake);
+	pthread_mutex_unlock(&d->lock);
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
 	struct domain *d = v->dom;
+	int rc;
 
-	v->state = VCPU_RUNNING;
-	while (!domain_is_shutting_down(d)) {
-		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+	while (vcpu_enter_run(v)) {
+		rc = ioctl(v->fd, KVM_RUN, 0);
+		vcpu_leave_run(v);
+		if (rc < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				__atomic_store_n(&v->run->immediate_exit, 0,
 						 __ATOMIC_SEQ_CST);
@@ -173,11 +226,11 @@ static void *vcpu_thread(void *arg)
 		if (!vcpu_handle_exit(v))
 			break;
 	}
-	v->state = VCPU_STOPPED;
 	return NULL;
 }
 
-int vcpu_start(struct vcpu *v)
+/* Starts v's thread.  Under the domain lock. */
+static int vcpu_thread_start(struct vcpu *v)
 {
 	sigset_t all, old;
 	int rc;
@@ -193,13 +246,149 @@ int vcpu_start(struct vcpu *v)
 		log_err("vcpu: vCPU %u: pthread_create", v->id);
 		return rc;
 	}
-	v->thread_started = true;
+	/* Kickers read `thread` only after seeing this. */
+	__atomic_store_n(&v->thread_started, true, __ATOMIC_RELEASE);
 	return 0;
 }
 
-void vcpu_join(struct vcpu *v)
+int vcpu_create(struct domain *d, unsigned int id)
 {
-	if (v->thread_started)
-		pthread_join(v->thread, NULL);
-	v->thread_started = false;
+	struct vcpu *v = &d->vcpus[id];
+	int rc;
+
+	pthread_cond_init(&v->wake, NULL);
+	v->state = VCPU_STOPPED;
+	rc = kvm_vcpu_create(d, id);
+	if (rc < 0)
+		return rc;
+	/* Xen's vCPU 0 comes initialised, with the PVH entry state. */
+	if (id == 0)
+		v->state = VCPU_DOWN;
+	return 0;
+}
+
+int vcpu_load_begin(struct vcpu *v)
+{
+	struct domain *d = v->dom;
+	int rc = 0;
+
+	pthread_mutex_lock(&d->lock);
+	if (v->state != VCPU_STOPPED)
+		rc = -EEXIST;
+	else
+		v->state = VCPU_LOADING;
+	pthread_mutex_unlock(&d->lock);
+	return rc;
+}
+
+void vcpu_load_end(struct vcpu *v, bool loaded)
+{
+	struct domain *d = v->dom;
+
+	pthread_mutex_lock(&d->lock);
+	v->state = loaded ? VCPU_DOWN : VCPU_STOPPED;
+	pthread_mutex_unlock(&d->lock);
+}
+
+int vcpu_up(struct vcpu *v)
+{
+	struct domain *d = v->dom;
+	int rc = 0;
+
+	pthread_mutex_lock(&d->lock);
+	switch (v->state) {
+	case VCPU_STOPPED:
+	case VCPU_LOADING:
+		rc = -EINVAL;
+		break;
+	case VCPU_DOWN:
+		/* No new thread once shutdown began: none would join it. */
+		if (d->shutting_down)
+			break;
+		if (!v->thread_started) {
+			rc = vcpu_thread_start(v);
+			if (rc < 0)
+				break;
+		}
+		v->state = VCPU_RUNNING;
+		/* Broadcast: a vcpu_down() may be waiting on wake too. */
+		pthread_cond_broadcast(&v->wake);
+		break;
+	default:
+		break;
+	}
+	pthread_mutex_unlock(&d->lock);
+	return rc;
+}
+
+int vcpu_down(struct vcpu *v)
+{
+	struct domain *d = v->dom;
+	bool others_up = false, self;
+	unsigned int i;
+
+	pthread_mutex_lock(&d->lock);
+	for (i = 0; i < d->nr_vcpus; i++)
+		if (i != v->id && d->vcpus[i].state == VCPU_RUNNING)
+			others_up = true;
+	if (!others_up) {
+		pthread_mutex_unlock(&d->lock);
+		/* As Xen: taking the last vCPU down powers the domain off. */
+		log_info("vcpu: vCPU %u: the last vCPU up goes down", v->id);
+		domain_guest_shutdown(d, SHUTDOWN_poweroff);
+		return 0;
+	}
+	if (v->state != VCPU_RUNNING) {
+		pthread_mutex_unlock(&d->lock);
+		return 0;
+	}
+	v->state = VCPU_DOWN;
+	/* Ourselves: the run loop sees DOWN before it re-enters KVM_RUN. */
+	self = pthread_equal(v->thread, pthread_self());
+	if (!self) {
+		/*
+		 * Another vCPU: kick it and wait until it is out of KVM_RUN,
+		 * so that it runs no guest code once we return.  A vCPU in a
+		 * hypercall (SCHEDOP_block...) is out already.
+		 */
+		vcpu_kick(v);
+		while (v->in_run && v->state == VCPU_DOWN && !d->shutting_down)
+			pthread_cond_wait(&v->wake, &d->lock);
+	}
+	pthread_mutex_unlock(&d->lock);
+	return 0;
+}
+
+bool vcpu_is_up(struct vcpu *v)
+{
+	struct domain *d = v->dom;
+	bool up;
+
+	pthread_mutex_lock(&d->lock);
+	up = v->state == VCPU_RUNNING;
+	pthread_mutex_unlock(&d->lock);
+	return up;
+}
+
+void vcpu_wake_all(struct domain *d)
+{
+	unsigned int i;
+
+	for (i = 0; i < d->nr_vcpus; i++)
+		pthread_cond_broadcast(&d->vcpus[i].wake);
+}
+
+void vcpu_join_all(struct domain *d)
+{
+	unsigned int i;
+	bool started;
+
+	for (i = 0; i < d->nr_vcpus; i++) {
+		struct vcpu *v = &d->vcpus[i];
+
+		started = __atomic_load_n(&v->thread_started, __ATOMIC_ACQUIRE);
+		if (started)
+			pthread_join(v->thread, NULL);
+		__atomic_store_n(&v->thread_started, false, __ATOMIC_RELEASE);
+	}
 }

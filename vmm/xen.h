@@ -23,6 +23,7 @@
 #include <xen/vcpu.h>
 #include <xen/hvm/hvm_op.h>
 #include <xen/hvm/params.h>
+#include <xen/hvm/hvm_vcpu.h>
 #include <xen/arch-x86/hvm/start_info.h>
 
 /* The Xen release we present to guests: CPUID 0x40000001, XENVER_version. */

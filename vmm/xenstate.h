@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
+#include "state.h"
 #include "xen.h"
 
 #define XEN_STATE_MAX_VCPUS 64
@@ -48,10 +50,16 @@ struct xen_vcpu_state {
 	uint32_t virq_port[NR_VIRQS];
 	/* Single-shot timer: absolute system time in ns, 0 if off. */
 	uint64_t timer_deadline;
-	int timer_fd; /* host resource, not serialised */
+	/* Periodic timer: period in ns (0 if off) and the next tick. */
+	uint64_t periodic_period;
+	uint64_t periodic_next;
+	int timer_fd;	 /* host resources, not serialised */
+	int periodic_fd;
 };
 
 #define VCPU_INFO_NONE UINT64_MAX
+/* A registered vcpu_info's alignment (its words change atomically). */
+#define VCPU_INFO_ALIGN 8u
 #define SHARED_INFO_NONE UINT64_MAX
 
 struct xen_state {
@@ -94,10 +102,19 @@ int xen_state_init(struct domain *d) __attribute__((warn_unused_result));
 void xen_state_destroy(struct domain *d);
 
 /*
- * Writes the serialisable part of the Xen state to buf (at most size
- * bytes); returns the length, or -ENOSPC.  Host fds are left out.
+ * Serialisation (docs/vmm-state.md): save appends the XEN1, EVT1 and XVC1
+ * sections to out (host fds are left out); load finds them in a whole
+ * image, checks them, and replaces the domain's Xen state.  0, -ENOMEM,
+ * or -EINVAL (logged) for a bad image, which changes nothing.
  */
-long xen_state_save(struct domain *d, void *buf, size_t size);
+#define STATE_TAG_XEN STATE_TAG('X', 'E', 'N', '1')
+#define STATE_TAG_EVT STATE_TAG('E', 'V', 'T', '1')
+#define STATE_TAG_XVC STATE_TAG('X', 'V', 'C', '1')
+
+int xen_state_save(struct domain *d, struct buf *out)
+	__attribute__((warn_unused_result));
+int xen_state_load(struct domain *d, struct state_reader image)
+	__attribute__((warn_unused_result));
 
 /* Wakes every vCPU blocked in SCHEDOP_block/poll (shutdown). */
 void xen_state_wake_all(struct domain *d);
@@ -118,6 +135,23 @@ void evtchn_send_virq(struct domain *d, unsigned int vcpu, uint32_t virq);
 /* Whether port is pending in shared_info.  Under the lock. */
 bool evtchn_port_pending(struct domain *d, uint32_t port);
 
+/*
+ * Event-channel table serialisation.  save: appends EVT1, under the lock.
+ * stage: parses a payload into table[EVTCHN_MAX], checking each entry.
+ * check: the staged table's loopback pairs agree (saved_domid is the
+ * domain id the image was saved under).  apply: installs it, under the
+ * lock, rewriting saved_domid to this domain's id.
+ */
+int evtchn_save(struct domain *d, struct buf *out)
+	__attribute__((warn_unused_result));
+int evtchn_stage_table(struct domain *d, struct evtchn *table,
+		       uint32_t version, struct state_reader *payload)
+	__attribute__((warn_unused_result));
+int evtchn_check_table(const struct evtchn *table, uint16_t saved_domid)
+	__attribute__((warn_unused_result));
+void evtchn_apply_table(struct domain *d, const struct evtchn *table,
+			uint16_t saved_domid);
+
 /* Time (time.c). */
 int time_init(struct domain *d) __attribute__((warn_unused_result));
 void time_destroy(struct domain *d);
@@ -128,5 +162,16 @@ void time_update_vcpu(struct domain *d, unsigned int id);
 /* Arms (deadline ns, 0 = stop) the single-shot timer of vCPU id. */
 int time_set_timer(struct domain *d, unsigned int id, uint64_t deadline)
     __attribute__((warn_unused_result));
+/*
+ * Starts (period ns, first tick one period from now) or stops (0) the
+ * periodic timer of vCPU id.
+ */
+int time_set_periodic(struct domain *d, unsigned int id, uint64_t period)
+    __attribute__((warn_unused_result));
+/*
+ * After a load: the guest's clock continues from system_ns (the time of
+ * the save), the wallclock is today's, and the loaded timers are armed.
+ */
+void time_restore(struct domain *d, uint64_t system_ns);
 
 #endif

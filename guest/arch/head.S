@@ -7,8 +7,12 @@
  * (so the emulated CPL0 path executes a handful of instructions instead of
  * a loop), turn on PAE, LME and PG, far-jump to 64-bit code, zero the BSS
  * and call guest_main(start_info).
+ *
+ * Secondary vCPUs enter at ap_start32 or ap_start64 (VCPUOP_initialise,
+ * see smp.c) with EDI/RDI holding their id and ESP/RSP their stack top.
  */
 #include <xen/elfnote.h>
+#include "smp.h"
 
 #define MSR_EFER	0xc0000080
 #define EFER_LME	0x100
@@ -82,6 +86,65 @@ start64:
 	hlt
 	jmp	1b
 
+	/*
+	 * VCPUOP_initialise, 32-bit form: flat segments, paging off, as at
+	 * PVH entry.  The same switch to long mode, sharing vCPU 0's page
+	 * tables.
+	 */
+	.text
+	.code32
+	.globl	ap_start32
+ap_start32:
+	cli
+	cld
+	lgdt	gdt_ptr
+	movl	%cr4, %eax
+	orl	$CR4_PAE, %eax
+	movl	%eax, %cr4
+	movl	$pml4, %eax
+	movl	%eax, %cr3
+	movl	$MSR_EFER, %ecx
+	rdmsr
+	orl	$EFER_LME, %eax
+	wrmsr
+	movl	%cr0, %eax
+	orl	$(CR0_PG | CR0_PE), %eax
+	movl	%eax, %cr0
+	ljmp	$SEL_CODE64, $ap_common64
+
+	/*
+	 * VCPUOP_initialise, 64-bit form: Xen gives flat segments with null
+	 * selectors and no GDT, which the first iretq would fault on.  Load
+	 * our GDT and reload CS with a far return.
+	 */
+	.code64
+	.globl	ap_start64
+ap_start64:
+	cli
+	cld
+	lgdt	gdt_ptr(%rip)
+	pushq	$SEL_CODE64
+	leaq	ap_common64(%rip), %rax
+	pushq	%rax
+	lretq
+
+ap_common64:
+	movl	$SEL_DATA, %eax
+	movl	%eax, %ds
+	movl	%eax, %es
+	movl	%eax, %ss
+	xorl	%eax, %eax
+	movl	%eax, %fs
+	movl	%eax, %gs
+	/* From 32-bit mode the upper halves are undefined: clear them. */
+	movl	%edi, %edi
+	movl	%esp, %esp
+	andq	$-16, %rsp
+	call	smp_ap_main
+1:	cli
+	hlt
+	jmp	1b
+
 	.section .data, "aw"
 	.balign 16
 gdt:
@@ -132,5 +195,10 @@ hypercall_page:
 stack_bottom:
 	.skip	STACK_SIZE
 stack_top:
+	/* One stack per secondary vCPU, indexed by its id (0 unused). */
+	.balign 16
+	.globl	ap_stacks
+ap_stacks:
+	.skip	SMP_MAX_VCPUS * SMP_STACK_SIZE
 
 	.section .note.GNU-stack, "", @progbits
