@@ -1,7 +1,72 @@
 /* SPDX-License-Identifier: MIT */
 #include "domain.h"
 
+#include <string.h>
+
+#include "kvm.h"
+#include "loader.h"
+#include "log.h"
+#include "mem.h"
 #include "vcpu.h"
+
+void domain_init(struct domain *d, uint16_t domid)
+{
+	unsigned int i;
+
+	memset(d, 0, sizeof(*d));
+	d->mem_fd = -1;
+	d->kvm_fd = -1;
+	d->vm_fd = -1;
+	for (i = 0; i < VMM_MAX_VCPUS; i++)
+		d->vcpus[i].fd = -1;
+	pthread_mutex_init(&d->lock, NULL);
+	pthread_cond_init(&d->parked_cond, NULL);
+	d->exit_status = VMM_EXIT_ERROR;
+	d->shutdown_code = -1;
+	/* Before anything that shows the id to the guest (CPUID). */
+	d->xen.domid = domid;
+}
+
+int domain_build(struct domain *d, const struct domain_config *c)
+{
+	unsigned int i;
+	int rc;
+
+	rc = mem_init(d, c->memory_mib << 20);
+	if (rc == 0 && c->kernel)
+		rc = loader_load_pvh(d, c->kernel, c->initrd, c->cmdline);
+	if (rc == 0)
+		rc = kvm_vm_create(d);
+	for (i = 0; rc == 0 && i < c->vcpus; i++) {
+		rc = vcpu_create(d, i);
+		if (rc == 0)
+			d->nr_vcpus = i + 1;
+	}
+	if (rc == 0)
+		rc = xen_state_init(d);
+	if (rc == 0)
+		rc = vcpu_signals_init();
+	return rc;
+}
+
+int domain_start(struct domain *d)
+{
+	/* vCPU 0 boots; the guest brings the others up (VCPUOP_up). */
+	return vcpu_up(&d->vcpus[0]);
+}
+
+int domain_wait(struct domain *d)
+{
+	vcpu_join_all(d);
+	return d->exit_status;
+}
+
+void domain_destroy(struct domain *d)
+{
+	xen_state_destroy(d);
+	kvm_destroy(d);
+	mem_destroy(d);
+}
 
 void domain_shutdown(struct domain *d, int status)
 {
@@ -29,6 +94,16 @@ void domain_shutdown(struct domain *d, int status)
 			continue;
 		vcpu_kick(v);
 	}
+}
+
+bool domain_is_interrupted(struct domain *d)
+{
+	bool r;
+
+	pthread_mutex_lock(&d->lock);
+	r = d->shutting_down || d->paused;
+	pthread_mutex_unlock(&d->lock);
+	return r;
 }
 
 bool domain_is_shutting_down(struct domain *d)

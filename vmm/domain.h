@@ -40,15 +40,15 @@
  *
  * vCPU 0 is DOWN once the loader has set its PVH entry state, and the VMM
  * brings it up.  Only RUNNING vCPUs enter KVM_RUN; a DOWN one keeps its
- * registers and waits on `wake`.  PAUSED is not entered yet: it is kept
- * for the toolstack's pause.
+ * registers and waits on `wake`.  The toolstack's pause is the domain's
+ * `paused` flag, not a vCPU state: a paused domain's vCPUs keep their
+ * states and run again on unpause.
  */
 enum vcpu_state {
 	VCPU_STOPPED, /* never initialised: no registers, no thread */
 	VCPU_LOADING, /* VCPUOP_initialise is writing its registers */
 	VCPU_DOWN,    /* initialised, not running */
 	VCPU_RUNNING,
-	VCPU_PAUSED,
 };
 
 struct domain;
@@ -65,6 +65,13 @@ struct vcpu {
 	/* state, in_run and the waits on wake are under the domain's lock. */
 	enum vcpu_state state;
 	bool in_run; /* the thread is in (or about to enter) KVM_RUN */
+	/*
+	 * The thread sleeps outside KVM_RUN with KVM's view of the vCPU
+	 * complete (no I/O half done, our register writes applied): its
+	 * state may be read or written with vCPU ioctls.
+	 */
+	bool parked;
+	bool restore_up; /* loaded as running: domain_state_resume() ups it */
 	pthread_cond_t wake;
 };
 
@@ -92,11 +99,38 @@ struct domain {
 
 	/* Shutdown: set once, under the lock; the first reason wins. */
 	pthread_mutex_t lock;
+	/* Toolstack pause (domain_pause), under the lock. */
+	bool paused;
+	pthread_cond_t parked_cond; /* a vCPU thread parked */
 	bool shutting_down;
 	int exit_status;
 	/* SCHEDOP_shutdown_code: the reason a later shutdown reports. */
 	int shutdown_code; /* SHUTDOWN_*, or -1 when none is latched */
 };
+
+/* What a domain is built from (xenia-vmm's command line). */
+struct domain_config {
+	const char *kernel; /* NULL: no kernel, a restore fills RAM */
+	const char *initrd;
+	const char *cmdline;
+	uint64_t memory_mib;
+	unsigned int vcpus;
+	uint16_t domid;
+};
+
+/* Zeroes d and sets every resource to its "none" sentinel. */
+void domain_init(struct domain *d, uint16_t domid);
+/*
+ * RAM, the kernel (if any), the KVM VM and vCPUs, the Xen state.  0 or
+ * -errno (logged); call domain_destroy() either way.
+ */
+int domain_build(struct domain *d, const struct domain_config *c)
+	__attribute__((warn_unused_result));
+/* Brings vCPU 0 up: the guest boots.  0 or -errno. */
+int domain_start(struct domain *d) __attribute__((warn_unused_result));
+/* Waits for every vCPU thread to end; the exit status. */
+int domain_wait(struct domain *d);
+void domain_destroy(struct domain *d);
 
 /*
  * Stop the domain with `status` as the process exit status.  Safe from any
@@ -111,5 +145,17 @@ void domain_shutdown(struct domain *d, int status);
  */
 void domain_guest_shutdown(struct domain *d, unsigned int reason);
 bool domain_is_shutting_down(struct domain *d);
+/* Whether vCPUs must leave SCHEDOP_block/poll: shutdown or pause. */
+bool domain_is_interrupted(struct domain *d);
+
+/*
+ * Toolstack pause: every vCPU thread leaves KVM_RUN and parks (vcpu.c);
+ * returns once all have, so their state can be saved.  vCPUs waiting in
+ * SCHEDOP_block/poll return to the guest (a spurious wakeup) and park.
+ * Unpause lets them run on.  Not nested.
+ */
+void domain_pause(struct domain *d);
+void domain_unpause(struct domain *d);
+bool domain_is_paused(struct domain *d);
 
 #endif

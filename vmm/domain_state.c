@@ -7,6 +7,7 @@
 #include "gnttab.h"
 #include "log.h"
 #include "state.h"
+#include "vcpu.h"
 #include "vcpu_state.h"
 #include "xenstate.h"
 
@@ -141,5 +142,16 @@ int domain_state_load(struct domain *d, const void *image, size_t len)
 			break;
 		}
 	}
+	return rc;
+}
+
+int domain_state_resume(struct domain *d)
+{
+	unsigned int i;
+	int rc = 0;
+
+	for (i = 0; rc == 0 && i < d->nr_vcpus; i++)
+		if (d->vcpus[i].restore_up)
+			rc = vcpu_up(&d->vcpus[i]);
 	return rc;
 }

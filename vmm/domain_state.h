@@ -29,4 +29,7 @@ int domain_state_save(struct domain *d, struct buf *out)
 int domain_state_load(struct domain *d, const void *image, size_t len)
 	__attribute__((warn_unused_result));
 
+/* After a load: brings up the vCPUs that were running.  0 or -errno. */
+int domain_state_resume(struct domain *d) __attribute__((warn_unused_result));
+
 #endif

@@ -484,7 +484,7 @@ long sched_block(struct vcpu *v)
 		vi = xen_vcpu_info(d, v->id);
 		if (__atomic_load_n(&vi->evtchn_upcall_pending,
 				    __ATOMIC_SEQ_CST) ||
-		    domain_is_shutting_down(d))
+		    domain_is_interrupted(d))
 			break;
 		pthread_cond_wait(&d->xen.wake, &d->xen.lock);
 	}
@@ -517,7 +517,7 @@ long sched_poll(struct vcpu *v, uint64_t arg)
 		for (i = 0; i < p.nr_ports; i++)
 			if (evtchn_port_pending(d, ports[i]))
 				goto out;
-		if (domain_is_shutting_down(d))
+		if (domain_is_interrupted(d))
 			goto out;
 		if (!p.timeout) {
 			pthread_cond_wait(&d->xen.wake, &d->xen.lock);

@@ -17,20 +17,12 @@
 #include <string.h>
 
 #include "domain.h"
-#include "kvm.h"
-#include "loader.h"
 #include "log.h"
 #include "mem.h"
-#include "vcpu.h"
 #include "xen.h"
 
 struct vmm_args {
-	const char *kernel;
-	const char *initrd;
-	const char *cmdline;
-	uint64_t memory_mib;
-	unsigned int vcpus;
-	uint16_t domid;
+	struct domain_config cfg;
 	bool verbose;
 };
 
@@ -77,17 +69,17 @@ static int parse_args(int argc, char **argv, struct vmm_args *a)
 	uint64_t n;
 	int c;
 
-	a->cmdline = "";
-	a->vcpus = 1;
-	a->domid = VMM_DEFAULT_DOMID;
+	a->cfg.cmdline = "";
+	a->cfg.vcpus = 1;
+	a->cfg.domid = VMM_DEFAULT_DOMID;
 	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'k':
-			a->kernel = optarg;
+			a->cfg.kernel = optarg;
 			break;
 		case 'm':
 			if (parse_uint(optarg, VMM_RAM_MIN_MIB, VMM_RAM_MAX_MIB,
-				       &a->memory_mib) < 0) {
+				       &a->cfg.memory_mib) < 0) {
 				log_errx("--memory: a size in MiB from %d to "
 					 "%d, not '%s'",
 					 VMM_RAM_MIN_MIB, VMM_RAM_MAX_MIB,
@@ -101,13 +93,13 @@ static int parse_args(int argc, char **argv, struct vmm_args *a)
 					 VMM_MAX_VCPUS, optarg);
 				return -EINVAL;
 			}
-			a->vcpus = (unsigned int)n;
+			a->cfg.vcpus = (unsigned int)n;
 			break;
 		case 'a':
-			a->cmdline = optarg;
+			a->cfg.cmdline = optarg;
 			break;
 		case 'i':
-			a->initrd = optarg;
+			a->cfg.initrd = optarg;
 			break;
 		case 'd':
 			/* Domain 0 is the host; DOMID_FIRST_RESERVED and up
@@ -118,7 +110,7 @@ static int parse_args(int argc, char **argv, struct vmm_args *a)
 					 DOMID_FIRST_RESERVED - 1, optarg);
 				return -EINVAL;
 			}
-			a->domid = (uint16_t)n;
+			a->cfg.domid = (uint16_t)n;
 			break;
 		case 'v':
 			a->verbose = true;
@@ -135,56 +127,12 @@ static int parse_args(int argc, char **argv, struct vmm_args *a)
 		log_errx("unexpected argument '%s'", argv[optind]);
 		return -EINVAL;
 	}
-	if (!a->kernel || !a->memory_mib) {
+	if (!a->cfg.kernel || !a->cfg.memory_mib) {
 		log_errx("--kernel and --memory are required");
 		usage(stderr);
 		return -EINVAL;
 	}
 	return 0;
-}
-
-static void domain_init(struct domain *d, uint16_t domid)
-{
-	unsigned int i;
-
-	memset(d, 0, sizeof(*d));
-	d->mem_fd = -1;
-	d->kvm_fd = -1;
-	d->vm_fd = -1;
-	for (i = 0; i < VMM_MAX_VCPUS; i++)
-		d->vcpus[i].fd = -1;
-	pthread_mutex_init(&d->lock, NULL);
-	d->exit_status = VMM_EXIT_ERROR;
-	d->shutdown_code = -1;
-	/* Before anything that shows the id to the guest (CPUID). */
-	d->xen.domid = domid;
-}
-
-/* Builds the domain and runs it to its shutdown; the exit status. */
-static int vmm_run(struct domain *d, const struct vmm_args *a)
-{
-	unsigned int i;
-
-	if (mem_init(d, a->memory_mib << 20) < 0)
-		return VMM_EXIT_ERROR;
-	if (loader_load_pvh(d, a->kernel, a->initrd, a->cmdline) < 0)
-		return VMM_EXIT_ERROR;
-	if (kvm_vm_create(d) < 0)
-		return VMM_EXIT_ERROR;
-	for (i = 0; i < a->vcpus; i++) {
-		if (vcpu_create(d, i) < 0)
-			return VMM_EXIT_ERROR;
-		d->nr_vcpus = i + 1;
-	}
-	if (xen_state_init(d) < 0)
-		return VMM_EXIT_ERROR;
-	if (vcpu_signals_init() < 0)
-		return VMM_EXIT_ERROR;
-	/* vCPU 0 boots; the guest brings the others up (VCPUOP_up). */
-	if (vcpu_up(&d->vcpus[0]) < 0)
-		return VMM_EXIT_ERROR;
-	vcpu_join_all(d);
-	return d->exit_status;
 }
 
 int main(int argc, char **argv)
@@ -198,10 +146,10 @@ int main(int argc, char **argv)
 		return VMM_EXIT_USAGE;
 	if (args.verbose)
 		log_set_level(LOG_LVL_DEBUG);
-	domain_init(&dom, args.domid);
-	status = vmm_run(&dom, &args);
-	xen_state_destroy(&dom);
-	kvm_destroy(&dom);
-	mem_destroy(&dom);
+	domain_init(&dom, args.cfg.domid);
+	status = VMM_EXIT_ERROR;
+	if (domain_build(&dom, &args.cfg) == 0 && domain_start(&dom) == 0)
+		status = domain_wait(&dom);
+	domain_destroy(&dom);
 	return status;
 }

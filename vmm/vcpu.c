@@ -66,7 +66,8 @@ static void vcpu_crash(struct vcpu *v, const char *why)
 {
 	log_errx("vCPU %u: %s: the domain crashed", v->id, why);
 	kvm_vcpu_dump(v);
-	domain_shutdown(v->dom, VMM_EXIT_SHUTDOWN_BASE + SHUTDOWN_crash);
+	/* A latched SCHEDOP_shutdown_code still names the outcome. */
+	domain_guest_shutdown(v->dom, SHUTDOWN_crash);
 }
 
 static void vcpu_handle_io(struct vcpu *v)
@@ -174,18 +175,44 @@ static bool vcpu_handle_exit(struct vcpu *v)
 }
 
 /*
- * Sleeps while v is not RUNNING; false once the domain shuts down.  The
+ * Completes what KVM has pending for v: the I/O instruction of the last
+ * exit (a hypercall's OUT) and our writes to the synced registers (its
+ * result) take effect on the next KVM_RUN, which immediate_exit ends
+ * before any guest code runs.
+ */
+static void vcpu_flush(struct vcpu *v)
+{
+	__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	if (ioctl(v->fd, KVM_RUN, 0) == 0 || (errno != EINTR && errno != EAGAIN))
+		log_warn("vCPU %u: completing its last exit", v->id);
+	__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+}
+
+/*
+ * Sleeps while v is not RUNNING or the domain is paused, parked (flushed
+ * first); false once the domain shuts down.  The
  * state is read after the kicker's immediate_exit was cleared, so a down
  * that kicked is never missed.
  */
 static bool vcpu_enter_run(struct vcpu *v)
 {
 	struct domain *d = v->dom;
-	bool run;
+	bool run, flushed = false;
 
 	pthread_mutex_lock(&d->lock);
-	while (v->state != VCPU_RUNNING && !d->shutting_down)
+	while ((v->state != VCPU_RUNNING || d->paused) && !d->shutting_down) {
+		if (!flushed) {
+			pthread_mutex_unlock(&d->lock);
+			vcpu_flush(v);
+			flushed = true;
+			pthread_mutex_lock(&d->lock);
+			continue;
+		}
+		v->parked = true;
+		pthread_cond_broadcast(&d->parked_cond);
 		pthread_cond_wait(&v->wake, &d->lock);
+		v->parked = false;
+	}
 	run = !d->shutting_down;
 	v->in_run = run;
 	pthread_mutex_unlock(&d->lock);
@@ -391,4 +418,53 @@ void vcpu_join_all(struct domain *d)
 			pthread_join(v->thread, NULL);
 		__atomic_store_n(&v->thread_started, false, __ATOMIC_RELEASE);
 	}
+}
+
+void domain_pause(struct domain *d)
+{
+	unsigned int i;
+	bool all;
+
+	pthread_mutex_lock(&d->lock);
+	d->paused = true;
+	for (i = 0; i < d->nr_vcpus; i++)
+		if (d->vcpus[i].in_run)
+			vcpu_kick(&d->vcpus[i]);
+	pthread_mutex_unlock(&d->lock);
+	/* Blocked and polling vCPUs return to the guest and then park. */
+	xen_state_wake_all(d);
+	pthread_mutex_lock(&d->lock);
+	for (;;) {
+		all = true;
+		for (i = 0; i < d->nr_vcpus; i++) {
+			struct vcpu *v = &d->vcpus[i];
+
+			if (__atomic_load_n(&v->thread_started,
+					    __ATOMIC_ACQUIRE) &&
+			    !v->parked)
+				all = false;
+		}
+		if (all || d->shutting_down)
+			break;
+		pthread_cond_wait(&d->parked_cond, &d->lock);
+	}
+	pthread_mutex_unlock(&d->lock);
+}
+
+void domain_unpause(struct domain *d)
+{
+	pthread_mutex_lock(&d->lock);
+	d->paused = false;
+	vcpu_wake_all(d);
+	pthread_mutex_unlock(&d->lock);
+}
+
+bool domain_is_paused(struct domain *d)
+{
+	bool r;
+
+	pthread_mutex_lock(&d->lock);
+	r = d->paused;
+	pthread_mutex_unlock(&d->lock);
+	return r;
 }

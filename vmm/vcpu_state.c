@@ -24,8 +24,6 @@
 #define VCPU_STATE_MAX_MSRS 256
 
 #define VCPU_STATE_HAS_XSAVE 1u
-/* The highest enum vcpu_state value an image may carry. */
-#define VCPU_STATE_LAST VCPU_PAUSED
 
 struct vcpu_state_image {
 	uint32_t id;
@@ -152,7 +150,9 @@ int vcpu_state_save(struct vcpu *v, struct buf *out)
 		goto out;
 	}
 	img->id = v->id;
+	pthread_mutex_lock(&v->dom->lock);
 	img->run_state = (uint32_t)v->state;
+	pthread_mutex_unlock(&v->dom->lock);
 	if ((rc = VCPU_STATE_IOCTL(v, KVM_GET_REGS, &img->regs)) < 0 ||
 	    (rc = VCPU_STATE_IOCTL(v, KVM_GET_SREGS, &img->sregs)) < 0 ||
 	    (rc = VCPU_STATE_IOCTL(v, KVM_GET_LAPIC, &img->lapic)) < 0 ||
@@ -239,7 +239,8 @@ int vcpu_state_load(struct domain *d, uint32_t version,
 			 img->id, d->nr_vcpus);
 		goto out;
 	}
-	if (img->run_state > VCPU_STATE_LAST) {
+	if (img->run_state != VCPU_STOPPED && img->run_state != VCPU_DOWN &&
+	    img->run_state != VCPU_RUNNING) {
 		log_errx("vcpu_state: vCPU %u: bad run state %u", img->id,
 			 img->run_state);
 		goto out;
@@ -287,7 +288,11 @@ int vcpu_state_load(struct domain *d, uint32_t version,
 		0 ||
 	    (rc = VCPU_STATE_IOCTL(v, KVM_SET_VCPU_EVENTS, &img->events)) < 0)
 		goto out;
-	v->state = (enum vcpu_state)img->run_state;
+	/* Down until domain_state_resume() brings the running ones up. */
+	pthread_mutex_lock(&d->lock);
+	v->state = img->run_state == VCPU_STOPPED ? VCPU_STOPPED : VCPU_DOWN;
+	v->restore_up = img->run_state == VCPU_RUNNING;
+	pthread_mutex_unlock(&d->lock);
 	rc = 0;
 out:
 	free(img);

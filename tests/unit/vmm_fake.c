@@ -40,6 +40,7 @@ struct domain *vmm_fake_domain(uint16_t domid, unsigned int nr_vcpus)
 	memset(d->ram, 0, VMM_FAKE_RAM_SIZE);
 	d->nr_vcpus = nr_vcpus;
 	pthread_mutex_init(&d->lock, NULL);
+	pthread_cond_init(&d->parked_cond, NULL);
 	pthread_mutex_init(&x->lock, NULL);
 	pthread_cond_init(&x->wake, NULL);
 	x->domid = domid;
