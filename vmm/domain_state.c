@@ -150,6 +150,11 @@ int domain_state_resume(struct domain *d)
 	unsigned int i;
 	int rc = 0;
 
+	/* A spurious upcall is harmless; a lost one stalls the guest. */
+	pthread_mutex_lock(&d->xen.lock);
+	for (i = 0; i < d->nr_vcpus; i++)
+		evtchn_upcall_resend(d, i);
+	pthread_mutex_unlock(&d->xen.lock);
 	for (i = 0; rc == 0 && i < d->nr_vcpus; i++)
 		if (d->vcpus[i].restore_up)
 			rc = vcpu_up(&d->vcpus[i]);

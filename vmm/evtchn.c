@@ -97,6 +97,14 @@ static void evtchn_raise(struct domain *d, unsigned int id, uint32_t port)
 	evtchn_inject(d, id);
 }
 
+void evtchn_upcall_resend(struct domain *d, unsigned int id)
+{
+	struct vcpu_info *vi = xen_vcpu_info(d, id);
+
+	if (__atomic_load_n(&vi->evtchn_upcall_pending, __ATOMIC_SEQ_CST))
+		evtchn_inject(d, id);
+}
+
 void evtchn_set_pending(struct domain *d, uint32_t port)
 {
 	struct shared_info *s = d->xen.shinfo;
@@ -470,10 +478,22 @@ static struct timespec evtchn_mono_deadline(struct domain *d, uint64_t ns)
 	return ts;
 }
 
+/*
+ * A wait ends early for a pause (the hypercall restarts afterwards, on
+ * this host or after a restore: the guest sees no early return) or for
+ * shutdown (0; the vCPU runs no more anyway).
+ */
+static long sched_wait_interrupted(struct domain *d)
+{
+	return domain_is_shutting_down(d) ? 0 : -HYPERCALL_ERESTART;
+}
+
 long sched_block(struct vcpu *v)
 {
 	struct domain *d = v->dom;
 	struct vcpu_info *vi;
+
+	long rc = 0;
 
 	/*
 	 * Returns once an upcall is pending.  The guest may call us with
@@ -483,13 +503,16 @@ long sched_block(struct vcpu *v)
 	for (;;) {
 		vi = xen_vcpu_info(d, v->id);
 		if (__atomic_load_n(&vi->evtchn_upcall_pending,
-				    __ATOMIC_SEQ_CST) ||
-		    domain_is_interrupted(d))
+				    __ATOMIC_SEQ_CST))
 			break;
+		if (domain_is_interrupted(d)) {
+			rc = sched_wait_interrupted(d);
+			break;
+		}
 		pthread_cond_wait(&d->xen.wake, &d->xen.lock);
 	}
 	pthread_mutex_unlock(&d->xen.lock);
-	return 0;
+	return rc;
 }
 
 long sched_poll(struct vcpu *v, uint64_t arg)
@@ -517,8 +540,10 @@ long sched_poll(struct vcpu *v, uint64_t arg)
 		for (i = 0; i < p.nr_ports; i++)
 			if (evtchn_port_pending(d, ports[i]))
 				goto out;
-		if (domain_is_interrupted(d))
+		if (domain_is_interrupted(d)) {
+			rc = sched_wait_interrupted(d);
 			goto out;
+		}
 		if (!p.timeout) {
 			pthread_cond_wait(&d->xen.wake, &d->xen.lock);
 		} else if (pthread_cond_timedwait(&d->xen.wake, &d->xen.lock,

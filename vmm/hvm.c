@@ -181,6 +181,7 @@ static long vcpu_register_vcpu_info(struct vcpu *v, unsigned int id,
 	memmove(new, old, sizeof(*new));
 	d->xen.vcpu[id].vcpu_info_gpa = gpa;
 	time_update_vcpu(d, id);
+	evtchn_upcall_resend(d, id);
 	pthread_mutex_unlock(&d->xen.lock);
 	return 0;
 }

@@ -116,6 +116,14 @@ void hypercall_dispatch(struct vcpu *v, uint32_t nr)
 				  nr);
 		ret = -XEN_ENOSYS;
 	}
-	v->run->s.regs.regs.rax = (uint64_t)ret;
+	if (ret == -HYPERCALL_ERESTART) {
+		/*
+		 * A continuation, as Xen's: the guest re-executes the OUT
+		 * (rip is past it; eax still holds nr) when it runs again.
+		 */
+		v->run->s.regs.regs.rip -= HYPERCALL_OUT_LEN;
+	} else {
+		v->run->s.regs.regs.rax = (uint64_t)ret;
+	}
 	v->run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
 }

@@ -25,11 +25,23 @@
 
 #define HYPERCALL_PORT 0x99
 #define HYPERCALL_STUB_SIZE 32
+/*
+ * Xen's internal ERESTART (xen/errno.h keeps it to the hypervisor): a
+ * handler's "issue this hypercall again"; it never reaches the guest.
+ */
+#define HYPERCALL_ERESTART 85
+/* `out %eax, $imm8`: KVM reports the exit with rip past it. */
+#define HYPERCALL_OUT_LEN 2
 
 struct hypercall_args {
 	uint64_t a[6];
 };
 
+/*
+ * A handler returns a value or -XEN_E*; -HYPERCALL_ERESTART restarts the
+ * hypercall: the guest issues it again when it next runs (a wait that a
+ * pause interrupted, to be continued after it, or after a restore).
+ */
 typedef long hypercall_fn(struct vcpu *v, const struct hypercall_args *args);
 
 /* The guest wrote MSR 0x40000000: fill the page.  0, or <0 for a #GP. */

@@ -169,7 +169,12 @@ static void time_expire(struct domain *d, unsigned int id, bool periodic)
 	if (read(fd, &ticks, sizeof(ticks)) < 0)
 		return; /* EAGAIN: re-armed or stopped meanwhile */
 	pthread_mutex_lock(&d->xen.lock);
-	if (*deadline) {
+	/*
+	 * A paused domain's state is being read (a save): an event now
+	 * would land in RAM but not in the saved timers, or the reverse.
+	 * The timer keeps its deadline; time_unpause() arms it again.
+	 */
+	if (*deadline && !domain_is_paused(d)) {
 		now = time_now_ns(d);
 		if (now < *deadline) {
 			(void)time_arm_fd(d, fd, *deadline);
@@ -206,8 +211,19 @@ void time_restore(struct domain *d, uint64_t system_ns)
 	x->tsc0 = now_tsc - tsc_delta;
 	x->mono0_ns = time_clock_ns(CLOCK_MONOTONIC) - system_ns;
 	x->wall0_ns = time_clock_ns(CLOCK_REALTIME) - system_ns;
-	for (i = 0; i < d->nr_vcpus; i++) {
+	for (i = 0; i < d->nr_vcpus; i++)
 		time_update_vcpu(d, i);
+	pthread_mutex_unlock(&x->lock);
+	time_unpause(d);
+}
+
+void time_unpause(struct domain *d)
+{
+	struct xen_state *x = &d->xen;
+	unsigned int i;
+
+	pthread_mutex_lock(&x->lock);
+	for (i = 0; i < d->nr_vcpus; i++) {
 		(void)time_arm_fd(d, x->vcpu[i].timer_fd,
 				  x->vcpu[i].timer_deadline);
 		(void)time_arm_fd(d, x->vcpu[i].periodic_fd,

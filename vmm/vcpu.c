@@ -457,6 +457,7 @@ void domain_unpause(struct domain *d)
 	d->paused = false;
 	vcpu_wake_all(d);
 	pthread_mutex_unlock(&d->lock);
+	time_unpause(d);
 }
 
 bool domain_is_paused(struct domain *d)

@@ -130,6 +130,12 @@ int xen_map_shared_info(struct domain *d, uint64_t gfn);
  * is unmasked, raises the upcall on its vCPU.  Under the lock.
  */
 void evtchn_set_pending(struct domain *d, uint32_t port);
+/*
+ * Injects the upcall again if vCPU id's vcpu_info says one is pending:
+ * after a restore (the LAPIC and RAM may have been saved at different
+ * moments) and when vcpu_info moves, as Xen does.  Under the lock.
+ */
+void evtchn_upcall_resend(struct domain *d, unsigned int id);
 /* Raises VIRQ virq on vCPU vcpu if bound.  Takes the lock. */
 void evtchn_send_virq(struct domain *d, unsigned int vcpu, uint32_t virq);
 /* Whether port is pending in shared_info.  Under the lock. */
@@ -173,5 +179,10 @@ int time_set_periodic(struct domain *d, unsigned int id, uint64_t period)
  * the save), the wallclock is today's, and the loaded timers are armed.
  */
 void time_restore(struct domain *d, uint64_t system_ns);
+/*
+ * Timers do not fire while the domain is paused; on unpause this arms
+ * them again (those past their deadline fire at once).
+ */
+void time_unpause(struct domain *d);
 
 #endif
