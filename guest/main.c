@@ -31,6 +31,8 @@ static const struct scenario scenarios[] = {
 	{ .name = "timer", .run = scenario_timer, .needs_xen = 1,
 	  .in_default = 1 },
 	{ .name = "hcbench", .run = scenario_hcbench, .needs_xen = 1 },
+	{ .name = "shutdown-code", .run = scenario_shutdown_code,
+	  .needs_xen = 1 },
 	{ .name = "smp", .run = scenario_smp, .needs_xen = 1, .in_default = 1 },
 	{ .name = "grant", .run = scenario_grant, .needs_xen = 1,
 	  .in_default = 1 },

@@ -37,6 +37,7 @@ void scenario_exception(void);
 void scenario_evtchn(void);
 void scenario_timer(void);
 void scenario_hcbench(void);
+void scenario_shutdown_code(void);
 void scenario_smp(void);
 void scenario_grant(void);
 

@@ -94,6 +94,23 @@ void scenario_badargs(void)
 	rc = hyp_sched_op(0x7fff, NULL);
 	check(rc == -XEN_ENOSYS, "badargs: sched_op unknown command rc=%ld", rc);
 
+	/* vcpu_info must be 8-byte aligned and within one page. */
+	{
+		static char page[4096] __attribute__((aligned(4096)));
+		struct vcpu_register_vcpu_info r = {
+			.mfn = (uintptr_t)page >> 12,
+			.offset = 4,
+		};
+
+		rc = hyp_vcpu_op(VCPUOP_register_vcpu_info, 0, &r);
+		check(rc == -XEN_EINVAL, "badargs: misaligned vcpu_info "
+		      "rc=%ld", rc);
+		r.offset = 4096 - 16;
+		rc = hyp_vcpu_op(VCPUOP_register_vcpu_info, 0, &r);
+		check(rc == -XEN_EINVAL, "badargs: vcpu_info across a page "
+		      "rc=%ld", rc);
+	}
+
 	/* Must fail without shutting the domain down. */
 	rc = hyp_sched_op(SCHEDOP_shutdown, bad_sd);
 	check(is_fault(rc), "badargs: sched_op shutdown with bad pointer rc=%ld",

@@ -3,6 +3,7 @@
  * set, and a single-shot timer (VCPUOP_set_singleshot_timer, then
  * set_timer_op) raises VIRQ_TIMER no earlier than its deadline while we
  * sleep in SCHEDOP_block.  SCHEDOP_poll with a timeout returns after it.
+ * A periodic timer (VCPUOP_set_periodic_timer) ticks until stopped.
  */
 #include "console.h"
 #include "events.h"
@@ -11,6 +12,51 @@
 #include "lib.h"
 
 #define MS 1000000ull
+
+/* Sleeps ms milliseconds in SCHEDOP_poll on no port. */
+static void timer_sleep_ms(uint64_t ms)
+{
+	struct sched_poll poll = {
+		.nr_ports = 0,
+		.timeout = events_time_ns() + ms * MS,
+	};
+
+	(void)hyp_sched_op(SCHEDOP_poll, &poll);
+}
+
+static void timer_periodic(evtchn_port_t port)
+{
+	struct vcpu_set_periodic_timer pt = { .period_ns = MS / 2 };
+	uint64_t t0, t1;
+	unsigned int n;
+	long rc;
+
+	rc = hyp_vcpu_op(VCPUOP_set_periodic_timer, 0, &pt);
+	check(rc == -XEN_EINVAL, "timer: periodic period under 1 ms rc=%ld",
+	      rc);
+	rc = hyp_vcpu_op(VCPUOP_set_periodic_timer, 0, (void *)0x7fff00000000ul);
+	check(rc == -XEN_EFAULT, "timer: periodic with a bad pointer rc=%ld",
+	      rc);
+
+	pt.period_ns = 2 * MS;
+	n = events_count[port];
+	t0 = events_time_ns();
+	rc = hyp_vcpu_op(VCPUOP_set_periodic_timer, 0, &pt);
+	events_block_until(port, n + 3, 200);
+	t1 = events_time_ns();
+	check(rc == 0 && events_count[port] >= n + 3 && t1 >= t0 + 6 * MS,
+	      "timer: periodic 2 ms: %u ticks after %lu us rc=%ld",
+	      events_count[port] - n, (t1 - t0) / 1000, rc);
+
+	rc = hyp_vcpu_op(VCPUOP_stop_periodic_timer, 0, NULL);
+	/* A tick raised just before the stop may still be on its way. */
+	timer_sleep_ms(1);
+	n = events_count[port];
+	timer_sleep_ms(8);
+	check(rc == 0 && events_count[port] == n,
+	      "timer: periodic stopped: %u ticks in 8 ms rc=%ld",
+	      events_count[port] - n, rc);
+}
 
 void scenario_timer(void)
 {
@@ -104,4 +150,6 @@ void scenario_timer(void)
 	poll.nr_ports = 1000;
 	rc = hyp_sched_op(SCHEDOP_poll, &poll);
 	check(rc == -XEN_EINVAL, "timer: poll of 1000 ports rc=%ld", rc);
+
+	timer_periodic(port);
 }

@@ -112,6 +112,25 @@ def test_events_and_time(scenario):
     assert not [l for l in lines if "FAIL" in l], show(p)
 
 
+def test_shutdown_code_latched():
+    """SCHEDOP_shutdown_code: the first latched code names the shutdown."""
+    _need_guest()
+    p = run_vmm(GUEST, "test=shutdown-code")
+    lines = verdicts(p.stdout)
+    assert len(lines) == 4 and not [l for l in lines if "FAIL" in l], show(p)
+    # The guest powered off; the latched reboot is what the domain reports.
+    assert p.returncode == 64 + 1, show(p)
+    assert "reported as the latched reboot" in p.stderr, show(p)
+
+
+def test_domid_reaches_the_guest():
+    """--domid is the id in CPUID leaf 0x40000004 and in grant entries."""
+    _need_guest()
+    p = run_vmm(GUEST, "test=grant", extra=["--domid", "77"])
+    assert p.returncode == 0, show(p)
+    assert "PASS: grant: our domid from CPUID is 77" in p.stdout, show(p)
+
+
 def test_initrd_and_more_vcpus_accepted(tmp_path):
     _need_guest()
     initrd = tmp_path / "initrd"
@@ -212,6 +231,9 @@ def test_missing_kernel_file(tmp_path):
     ["--kernel", "/bin/true", "--memory", "12x"],
     ["--kernel", "/bin/true", "--memory", "64", "--vcpus", "0"],
     ["--kernel", "/bin/true", "--memory", "64", "--bogus"],
+    ["--kernel", "/bin/true", "--memory", "64", "--domid", "0"],
+    ["--kernel", "/bin/true", "--memory", "64", "--domid", "32752"],
+    ["--kernel", "/bin/true", "--memory", "64", "--domid", "-3"],
 ])
 def test_usage_errors(args):
     _need_vmm()
