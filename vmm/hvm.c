@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * hvm_op (HVM params, the callback vector), memory_op (placing shared_info,
- * the memory map) and vcpu_op (vcpu_info placement, timers, runstate).
+ * hvm_op (HVM params, the callback vector), memory_op (placing shared_info
+ * and grant frames, the memory map, reservation queries) and vcpu_op (vcpu_info placement, timers, runstate).
  */
 #include <errno.h>
 #include <string.h>
@@ -137,9 +137,33 @@ static long memory_memory_map(struct vcpu *v, uint64_t arg)
 	return 0;
 }
 
+/*
+ * XENMEM_current/maximum_reservation and maximum_gpfn: pages of our own
+ * domain (no ballooning yet: all of RAM, always).  Other domains are not
+ * ours to see.
+ */
+static long memory_own_pages(struct vcpu *v, uint64_t arg, bool last_gpfn)
+{
+	uint64_t pages = v->dom->ram_size / VMM_PAGE_SIZE;
+	domid_t dom;
+
+	if (mem_copy_from_guest(v, &dom, arg, sizeof(dom)) < 0)
+		return -XEN_EFAULT;
+	if (dom != DOMID_SELF && dom != v->dom->xen.domid)
+		return -XEN_ESRCH;
+	return (long)(last_gpfn ? pages - 1 : pages);
+}
+
 long hcall_memory_op(struct vcpu *v, const struct hypercall_args *args)
 {
 	switch (args->a[0]) {
+	case XENMEM_current_reservation:
+	case XENMEM_maximum_reservation:
+		return memory_own_pages(v, args->a[1], false);
+	case XENMEM_maximum_gpfn:
+		return memory_own_pages(v, args->a[1], true);
+	case XENMEM_maximum_ram_page:
+		return (long)(v->dom->ram_size / VMM_PAGE_SIZE - 1);
 	case XENMEM_add_to_physmap:
 		return memory_add_to_physmap(v, args->a[1]);
 	case XENMEM_memory_map:

@@ -4,10 +4,12 @@
  * map need not be sorted and may hold empty entries (QEMU's firmware does
  * both).  hvm_start_info itself may
  * live in reserved memory (QEMU's firmware puts it there), so it is only
- * reported.
+ * reported.  Under Xen, XENMEM_memory_map and the reservation queries
+ * agree with it.
  */
 #include "console.h"
 #include "guest.h"
+#include "hypercall.h"
 #include "lib.h"
 
 #define MEMMAP_MAX	128
@@ -38,6 +40,58 @@ static int ram_covers(const struct hvm_memmap_table_entry *map, uint32_t n,
 		    map[i].addr <= start && end <= map[i].addr + map[i].size)
 			return 1;
 	return 0;
+}
+
+/* Bytes of RAM in the map. */
+static uint64_t ram_bytes(const struct hvm_memmap_table_entry *map,
+			  uint32_t n)
+{
+	uint64_t sum = 0;
+	uint32_t i;
+
+	for (i = 0; i < n; i++)
+		if (map[i].type == XEN_HVM_MEMMAP_TYPE_RAM)
+			sum += map[i].size;
+	return sum;
+}
+
+static void memmap_xen(uint64_t ram)
+{
+	struct e820 {
+		uint64_t addr, size;
+		uint32_t type;
+	} __attribute__((packed)) e[8];
+	struct xen_memory_map mm = { .nr_entries = 8 };
+	uint64_t pages = ram >> 12, sum = 0;
+	domid_t self = DOMID_SELF, other = 0;
+	unsigned int i;
+	long rc, cur, max, gpfn;
+
+	set_xen_guest_handle(mm.buffer, e);
+	rc = hyp_memory_op(XENMEM_memory_map, &mm);
+	for (i = 0; rc == 0 && i < mm.nr_entries && i < 8; i++)
+		if (e[i].type == XEN_HVM_MEMMAP_TYPE_RAM)
+			sum += e[i].size;
+	check(rc == 0 && mm.nr_entries >= 1 && sum == ram,
+	      "memmap: XENMEM_memory_map: %u entries, %lu bytes of RAM rc=%ld",
+	      mm.nr_entries, sum, rc);
+	cur = hyp_memory_op(XENMEM_current_reservation, &self);
+	max = hyp_memory_op(XENMEM_maximum_reservation, &self);
+	gpfn = hyp_memory_op(XENMEM_maximum_gpfn, &self);
+	check(cur == (long)pages && max == (long)pages &&
+	      gpfn == (long)pages - 1,
+	      "memmap: reservation %ld pages, maximum %ld, last gpfn 0x%lx",
+	      cur, max, gpfn);
+	rc = hyp_memory_op(XENMEM_current_reservation, &other);
+	check(rc == -XEN_ESRCH, "memmap: another domain's reservation rc=%ld",
+	      rc);
+	rc = hyp_memory_op(XENMEM_current_reservation, (void *)0x7fff00000000ul);
+	check(rc == -XEN_EFAULT, "memmap: reservation via a bad pointer rc=%ld",
+	      rc);
+	mm.nr_entries = 0;
+	rc = hyp_memory_op(XENMEM_memory_map, &mm);
+	check(rc == -XEN_EINVAL, "memmap: memory_map into 0 entries rc=%ld",
+	      rc);
 }
 
 void scenario_memmap(void)
@@ -76,4 +130,6 @@ void scenario_memmap(void)
 	      "memmap: RAM covers the image 0x%lx-0x%lx", img_start, img_end);
 	printf("memmap: hvm_start_info at 0x%lx is %sin RAM\n", si,
 	       ram_covers(map, n, si, si + sizeof(*start_info)) ? "" : "not ");
+	if (hypercall_ready)
+		memmap_xen(ram_bytes(map, n));
 }
