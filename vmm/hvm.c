@@ -210,16 +210,17 @@ static long vcpu_register_vcpu_info(struct vcpu *v, unsigned int id,
 	return 0;
 }
 
-static long vcpu_runstate(struct vcpu *v, uint64_t arg)
+static long vcpu_runstate(struct vcpu *v, unsigned int id, uint64_t arg)
 {
 	struct vcpu_runstate_info r;
 	uint64_t now = time_now_ns(v->dom);
 
 	memset(&r, 0, sizeof(r));
-	r.state = RUNSTATE_running;
+	/* No accounting yet: all the time counts as the present state. */
+	r.state = vcpu_is_up(&v->dom->vcpus[id]) ? RUNSTATE_running
+						   : RUNSTATE_offline;
 	r.state_entry_time = now;
-	/* No accounting yet: all of it counts as running. */
-	r.time[RUNSTATE_running] = now;
+	r.time[r.state] = now;
 	if (mem_copy_to_guest(v, arg, &r, sizeof(r)) < 0)
 		return -XEN_EFAULT;
 	return 0;
@@ -261,7 +262,7 @@ long hcall_vcpu_op(struct vcpu *v, const struct hypercall_args *args)
 	case VCPUOP_register_vcpu_info:
 		return vcpu_register_vcpu_info(v, (unsigned int)id, args->a[2]);
 	case VCPUOP_get_runstate_info:
-		return vcpu_runstate(v, args->a[2]);
+		return vcpu_runstate(v, (unsigned int)id, args->a[2]);
 	case VCPUOP_set_singleshot_timer:
 		/* Xen: a vCPU sets only its own timer. */
 		if (id != v->id)
