@@ -52,13 +52,6 @@ READ_CR(0)
 READ_CR(3)
 READ_CR(4)
 
-static long ev_send(uint32_t port)
-{
-	struct evtchn_send s = { .port = port };
-
-	return hyp_event_channel_op(EVTCHNOP_send, &s);
-}
-
 unsigned int smp_count_vcpus(void)
 {
 	unsigned int n;

@@ -31,6 +31,24 @@
 
 #define STACK_SIZE	16384
 
+	/* Our GDT and page tables, PAE, LME, PG, then 64-bit code at target. */
+	.macro	LONG_MODE target
+	lgdt	gdt_ptr
+	movl	%cr4, %eax
+	orl	$CR4_PAE, %eax
+	movl	%eax, %cr4
+	movl	$pml4, %eax
+	movl	%eax, %cr3
+	movl	$MSR_EFER, %ecx
+	rdmsr
+	orl	$EFER_LME, %eax
+	wrmsr
+	movl	%cr0, %eax
+	orl	$(CR0_PG | CR0_PE), %eax
+	movl	%eax, %cr0
+	ljmp	$SEL_CODE64, $\target
+	.endm
+
 	.section .note.Xen, "a", @note
 	.balign 4
 	.long	2f - 1f			/* namesz */
@@ -48,20 +66,7 @@ pvh_start32:
 	cli
 	cld
 	movl	%ebx, %esi
-	lgdt	gdt_ptr
-	movl	%cr4, %eax
-	orl	$CR4_PAE, %eax
-	movl	%eax, %cr4
-	movl	$pml4, %eax
-	movl	%eax, %cr3
-	movl	$MSR_EFER, %ecx
-	rdmsr
-	orl	$EFER_LME, %eax
-	wrmsr
-	movl	%cr0, %eax
-	orl	$(CR0_PG | CR0_PE), %eax
-	movl	%eax, %cr0
-	ljmp	$SEL_CODE64, $start64
+	LONG_MODE start64
 
 	.code64
 start64:
@@ -97,20 +102,7 @@ start64:
 ap_start32:
 	cli
 	cld
-	lgdt	gdt_ptr
-	movl	%cr4, %eax
-	orl	$CR4_PAE, %eax
-	movl	%eax, %cr4
-	movl	$pml4, %eax
-	movl	%eax, %cr3
-	movl	$MSR_EFER, %ecx
-	rdmsr
-	orl	$EFER_LME, %eax
-	wrmsr
-	movl	%cr0, %eax
-	orl	$(CR0_PG | CR0_PE), %eax
-	movl	%eax, %cr0
-	ljmp	$SEL_CODE64, $ap_common64
+	LONG_MODE ap_common64
 
 	/*
 	 * VCPUOP_initialise, 64-bit form: Xen gives flat segments with null

@@ -7,6 +7,7 @@
 #define GUEST_EVENTS_H
 
 #include <stdint.h>
+#include "hypercall.h"
 #include "xen.h"
 
 #define EVENTS_VECTOR		0xf3
@@ -71,6 +72,20 @@ void events_block_until(unsigned int port, unsigned int n,
  * between instruction batches, not right after sti.
  */
 void events_settle(void);
+
+static inline long ev_send(evtchn_port_t port)
+{
+	struct evtchn_send s = { .port = port };
+
+	return hyp_event_channel_op(EVTCHNOP_send, &s);
+}
+
+static inline long ev_close(evtchn_port_t port)
+{
+	struct evtchn_close c = { .port = port };
+
+	return hyp_event_channel_op(EVTCHNOP_close, &c);
+}
 
 static inline void irq_enable(void)
 {

@@ -9,20 +9,6 @@
 #include "hypercall.h"
 #include "lib.h"
 
-static long ev_send(evtchn_port_t port)
-{
-	struct evtchn_send s = { .port = port };
-
-	return hyp_event_channel_op(EVTCHNOP_send, &s);
-}
-
-static long ev_close(evtchn_port_t port)
-{
-	struct evtchn_close c = { .port = port };
-
-	return hyp_event_channel_op(EVTCHNOP_close, &c);
-}
-
 static long ev_unmask(evtchn_port_t port)
 {
 	struct evtchn_unmask u = { .port = port };

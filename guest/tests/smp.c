@@ -29,20 +29,6 @@ static long vcpu_op(int cmd, unsigned int id, void *arg)
 	return hyp_vcpu_op(cmd, id, arg);
 }
 
-static long ev_send(uint32_t port)
-{
-	struct evtchn_send s = { .port = port };
-
-	return hyp_event_channel_op(EVTCHNOP_send, &s);
-}
-
-static long ev_close(uint32_t port)
-{
-	struct evtchn_close c = { .port = port };
-
-	return hyp_event_channel_op(EVTCHNOP_close, &c);
-}
-
 static long ev_bind_vcpu(uint32_t port, unsigned int vcpu)
 {
 	struct evtchn_bind_vcpu b = { .port = port, .vcpu = vcpu };
