@@ -21,6 +21,7 @@ void domain_init(struct domain *d, uint16_t domid)
 		d->vcpus[i].fd = -1;
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_cond_init(&d->parked_cond, NULL);
+	loop_clear(&d->loop);
 	d->exit_status = VMM_EXIT_ERROR;
 	d->shutdown_code = -1;
 	/* Before anything that shows the id to the guest (CPUID). */
@@ -43,9 +44,13 @@ int domain_build(struct domain *d, const struct domain_config *c)
 			d->nr_vcpus = i + 1;
 	}
 	if (rc == 0)
+		rc = loop_init(&d->loop);
+	if (rc == 0)
 		rc = xen_state_init(d);
 	if (rc == 0)
 		rc = vcpu_signals_init();
+	if (rc == 0)
+		rc = loop_start(&d->loop, d);
 	return rc;
 }
 
@@ -63,6 +68,8 @@ int domain_wait(struct domain *d)
 
 void domain_destroy(struct domain *d)
 {
+	/* No callback may run once what it uses goes. */
+	loop_destroy(&d->loop);
 	xen_state_destroy(d);
 	kvm_destroy(d);
 	mem_destroy(d);

@@ -92,6 +92,9 @@ struct domain {
 	uint32_t entry;
 	uint32_t start_info_gpa;
 
+	/* Timers, XenStore, backends: one thread, see loop.h. */
+	struct loop loop;
+
 	/* Event channels, HVM params, shared_info, time: see xenstate.h. */
 	struct xen_state xen;
 	/* Grant table v1: see gnttab.h. */

@@ -10,7 +10,7 @@
  * the guest's version check only guards against that write.
  *
  * Timers: two timerfds per vCPU (single-shot and periodic) armed at
- * CLOCK_MONOTONIC mono0 + deadline, watched by one epoll thread.  TSC and CLOCK_MONOTONIC may drift apart a
+ * CLOCK_MONOTONIC mono0 + deadline, sources of the domain's event loop.  TSC and CLOCK_MONOTONIC may drift apart a
  * little (the TSC rate is only known to a kHz), so on expiry the thread
  * checks the deadline against the guest's clock and re-arms if early:
  * VIRQ_TIMER never arrives before the deadline the guest sees.
@@ -18,8 +18,6 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/timerfd.h>
 #include <time.h>
@@ -27,6 +25,7 @@
 
 #include "domain.h"
 #include "log.h"
+#include "loop.h"
 #include "xenstate.h"
 
 #define NSEC_PER_SEC 1000000000ull
@@ -232,57 +231,38 @@ void time_unpause(struct domain *d)
 	pthread_mutex_unlock(&x->lock);
 }
 
-/* epoll data: the vCPU id, with this bit for its periodic timer. */
-#define TIME_EV_PERIODIC 0x10000u
-#define TIME_EV_STOP UINT32_MAX
-
-static void *time_thread(void *arg)
+static void time_fired_oneshot(struct domain *d, struct loop_source *src)
 {
-	struct domain *d = arg;
-	struct epoll_event ev[8];
-	uint32_t tag;
-	int i, n;
+	struct xen_vcpu_state *vs = src->arg;
 
-	for (;;) {
-		n = epoll_wait(d->xen.epoll_fd, ev, 8, -1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			log_err("time: epoll_wait");
-			return NULL;
-		}
-		for (i = 0; i < n; i++) {
-			tag = ev[i].data.u32;
-			if (tag == TIME_EV_STOP)
-				return NULL;
-			time_expire(d, tag & ~TIME_EV_PERIODIC,
-				    tag & TIME_EV_PERIODIC);
-		}
-	}
+	time_expire(d, (unsigned int)(vs - d->xen.vcpu), false);
 }
 
-/* A timerfd for the timer thread's epoll, tagged with `tag`. */
-static int time_timerfd_add(struct xen_state *x, uint32_t tag, int *fd)
+static void time_fired_periodic(struct domain *d, struct loop_source *src)
 {
-	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = tag};
+	struct xen_vcpu_state *vs = src->arg;
 
+	time_expire(d, (unsigned int)(vs - d->xen.vcpu), true);
+}
+
+/* A timerfd as a source of the domain's event loop. */
+static int time_timerfd_add(struct domain *d, struct loop_source *src,
+			    loop_fn *fn, struct xen_vcpu_state *vs, int *fd)
+{
 	*fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (*fd < 0) {
 		log_err("time: timerfd_create");
 		return -errno;
 	}
-	if (epoll_ctl(x->epoll_fd, EPOLL_CTL_ADD, *fd, &ev) < 0) {
-		log_err("time: epoll_ctl");
-		return -errno;
-	}
-	return 0;
+	src->fd = *fd;
+	src->fn = fn;
+	src->arg = vs;
+	return loop_add(&d->loop, src);
 }
 
 int time_init(struct domain *d)
 {
 	struct xen_state *x = &d->xen;
-	struct epoll_event ev;
-	sigset_t all, old;
 	unsigned int i;
 	int khz, rc;
 
@@ -297,37 +277,18 @@ int time_init(struct domain *d)
 	x->mono0_ns = time_clock_ns(CLOCK_MONOTONIC);
 	x->wall0_ns = time_clock_ns(CLOCK_REALTIME);
 
-	x->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-	x->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (x->epoll_fd < 0 || x->stop_fd < 0) {
-		log_err("time: epoll/eventfd");
-		return -errno;
-	}
-	ev.events = EPOLLIN;
-	ev.data.u32 = TIME_EV_STOP;
-	if (epoll_ctl(x->epoll_fd, EPOLL_CTL_ADD, x->stop_fd, &ev) < 0) {
-		log_err("time: epoll_ctl");
-		return -errno;
-	}
 	for (i = 0; i < d->nr_vcpus; i++) {
-		rc = time_timerfd_add(x, i, &x->vcpu[i].timer_fd);
+		struct xen_vcpu_state *vs = &x->vcpu[i];
+
+		rc = time_timerfd_add(d, &vs->timer_src, time_fired_oneshot,
+				      vs, &vs->timer_fd);
 		if (rc == 0)
-			rc = time_timerfd_add(x, i | TIME_EV_PERIODIC,
-					      &x->vcpu[i].periodic_fd);
+			rc = time_timerfd_add(d, &vs->periodic_src,
+					      time_fired_periodic, vs,
+					      &vs->periodic_fd);
 		if (rc < 0)
 			return rc;
 	}
-	/* Signals belong to the main and vCPU threads. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rc = -pthread_create(&x->timer_thread, NULL, time_thread, d);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc < 0) {
-		errno = -rc;
-		log_err("time: pthread_create");
-		return rc;
-	}
-	x->timer_thread_started = true;
 	log_debug("time: TSC %u kHz, mul %u shift %d", x->tsc_khz, x->tsc_mul,
 		  x->tsc_shift);
 	return 0;
@@ -336,15 +297,9 @@ int time_init(struct domain *d)
 void time_destroy(struct domain *d)
 {
 	struct xen_state *x = &d->xen;
-	uint64_t one = 1;
 	unsigned int i;
 
-	if (x->timer_thread_started) {
-		if (write(x->stop_fd, &one, sizeof(one)) < 0)
-			log_warn("time: stopping the timer thread");
-		pthread_join(x->timer_thread, NULL);
-		x->timer_thread_started = false;
-	}
+	/* The loop thread is gone (domain_destroy stops it first). */
 	for (i = 0; i < XEN_STATE_MAX_VCPUS; i++) {
 		if (x->vcpu[i].timer_fd >= 0)
 			close(x->vcpu[i].timer_fd);
@@ -353,10 +308,4 @@ void time_destroy(struct domain *d)
 		x->vcpu[i].timer_fd = -1;
 		x->vcpu[i].periodic_fd = -1;
 	}
-	if (x->epoll_fd >= 0)
-		close(x->epoll_fd);
-	if (x->stop_fd >= 0)
-		close(x->stop_fd);
-	x->epoll_fd = -1;
-	x->stop_fd = -1;
 }

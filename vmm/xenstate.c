@@ -35,8 +35,6 @@ int xen_state_init(struct domain *d)
 	pthread_cond_init(&x->wake, &ca);
 	pthread_condattr_destroy(&ca);
 	x->shared_info_gfn = SHARED_INFO_NONE;
-	x->epoll_fd = -1;
-	x->stop_fd = -1;
 	for (i = 0; i < XEN_STATE_MAX_VCPUS; i++) {
 		x->vcpu[i].vcpu_info_gpa = VCPU_INFO_NONE;
 		x->vcpu[i].timer_fd = -1;

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "loop.h"
 #include "state.h"
 #include "xen.h"
 
@@ -55,6 +56,7 @@ struct xen_vcpu_state {
 	uint64_t periodic_next;
 	int timer_fd;	 /* host resources, not serialised */
 	int periodic_fd;
+	struct loop_source timer_src, periodic_src;
 };
 
 #define VCPU_INFO_NONE UINT64_MAX
@@ -86,12 +88,7 @@ struct xen_state {
 	uint32_t tsc_mul;
 	int8_t tsc_shift;
 
-	/* Timer thread: epoll over the vCPU timerfds and a stop eventfd. */
-	int epoll_fd;
-	int stop_fd;
-	pthread_t timer_thread;
-	bool timer_thread_started;
-	bool initialised; /* fds above are valid (-1 or open) */
+	bool initialised; /* the timer fds are valid (-1 or open) */
 };
 
 struct domain;

@@ -41,6 +41,7 @@ struct domain *vmm_fake_domain(uint16_t domid, unsigned int nr_vcpus)
 	d->nr_vcpus = nr_vcpus;
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_cond_init(&d->parked_cond, NULL);
+	loop_clear(&d->loop);
 	pthread_mutex_init(&x->lock, NULL);
 	pthread_cond_init(&x->wake, NULL);
 	x->domid = domid;

@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: MIT */
+#include "loop.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define LOOP_EVENTS 16
+
+void loop_clear(struct loop *l)
+{
+	l->epoll_fd = -1;
+	l->stop_fd = -1;
+	l->started = false;
+}
+
+int loop_init(struct loop *l)
+{
+	l->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	l->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (l->epoll_fd < 0 || l->stop_fd < 0) {
+		log_err("loop: epoll/eventfd");
+		return -errno;
+	}
+	/* fn NULL: the thread's signal to end. */
+	l->stop.fd = l->stop_fd;
+	l->stop.fn = NULL;
+	return loop_add(l, &l->stop);
+}
+
+int loop_add(struct loop *l, struct loop_source *s)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = s};
+
+	if (epoll_ctl(l->epoll_fd, EPOLL_CTL_ADD, s->fd, &ev) < 0) {
+		log_err("loop: epoll_ctl add fd %d", s->fd);
+		return -errno;
+	}
+	return 0;
+}
+
+void loop_del(struct loop *l, struct loop_source *s)
+{
+	if (l->epoll_fd >= 0 && s->fd >= 0)
+		(void)epoll_ctl(l->epoll_fd, EPOLL_CTL_DEL, s->fd, NULL);
+}
+
+struct loop_thread_arg {
+	struct loop *l;
+	struct domain *d;
+};
+
+static void *loop_thread(void *arg)
+{
+	struct loop_thread_arg a = *(struct loop_thread_arg *)arg;
+	struct epoll_event ev[LOOP_EVENTS];
+	struct loop_source *s;
+	int i, n;
+
+	free(arg);
+	for (;;) {
+		n = epoll_wait(a.l->epoll_fd, ev, LOOP_EVENTS, -1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			log_err("loop: epoll_wait");
+			return NULL;
+		}
+		for (i = 0; i < n; i++) {
+			s = ev[i].data.ptr;
+			if (!s->fn)
+				return NULL;
+			s->fn(a.d, s);
+		}
+	}
+}
+
+int loop_start(struct loop *l, struct domain *d)
+{
+	struct loop_thread_arg *a = malloc(sizeof(*a));
+	sigset_t all, old;
+	int rc;
+
+	if (!a)
+		return -ENOMEM;
+	a->l = l;
+	a->d = d;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = -pthread_create(&l->thread, NULL, loop_thread, a);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc < 0) {
+		free(a);
+		errno = -rc;
+		log_err("loop: pthread_create");
+		return rc;
+	}
+	l->started = true;
+	return 0;
+}
+
+void loop_destroy(struct loop *l)
+{
+	uint64_t one = 1;
+
+	if (l->started) {
+		if (write(l->stop_fd, &one, sizeof(one)) < 0)
+			log_warn("loop: stopping the thread");
+		pthread_join(l->thread, NULL);
+		l->started = false;
+	}
+	if (l->epoll_fd >= 0)
+		close(l->epoll_fd);
+	if (l->stop_fd >= 0)
+		close(l->stop_fd);
+	loop_clear(l);
+}
