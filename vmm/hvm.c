@@ -110,28 +110,32 @@ static long memory_add_to_physmap(struct vcpu *v, uint64_t arg)
 	}
 }
 
-/* The guest's e820: one RAM block at 0, as in hvm_start_info. */
+/* The guest's e820: the map of hvm_start_info (mem_memmap). */
 static long memory_memory_map(struct vcpu *v, uint64_t arg)
 {
-	struct xen_memory_map m;
+	struct hvm_memmap_table_entry map[VMM_MEMMAP_ENTRIES];
 	struct e820entry {
 		uint64_t addr;
 		uint64_t size;
 		uint32_t type;
-	} __attribute__((packed)) e = {
-	    .addr = 0,
-	    .size = v->dom->ram_size,
-	    .type = XEN_HVM_MEMMAP_TYPE_RAM,
-	};
+	} __attribute__((packed)) e[VMM_MEMMAP_ENTRIES];
+	struct xen_memory_map m;
+	unsigned int i;
 
 	if (mem_copy_from_guest(v, &m, arg, sizeof(m)) < 0)
 		return -XEN_EFAULT;
-	if (m.nr_entries < 1)
+	if (m.nr_entries < VMM_MEMMAP_ENTRIES)
 		return -XEN_EINVAL;
-	if (mem_copy_to_guest(v, (uint64_t)(uintptr_t)m.buffer.p, &e,
+	mem_memmap(v->dom, map);
+	for (i = 0; i < VMM_MEMMAP_ENTRIES; i++) {
+		e[i].addr = map[i].addr;
+		e[i].size = map[i].size;
+		e[i].type = map[i].type;
+	}
+	if (mem_copy_to_guest(v, (uint64_t)(uintptr_t)m.buffer.p, e,
 			      sizeof(e)) < 0)
 		return -XEN_EFAULT;
-	m.nr_entries = 1;
+	m.nr_entries = VMM_MEMMAP_ENTRIES;
 	if (mem_copy_to_guest(v, arg, &m, sizeof(m)) < 0)
 		return -XEN_EFAULT;
 	return 0;

@@ -328,7 +328,8 @@ int loader_load_pvh(struct domain *d, const char *kernel, const char *initrd,
 	rc = loader_read_file(kernel, LOADER_FILE_MAX, &file, &len);
 	if (rc < 0)
 		goto out;
-	rc = loader_load_elf(file, len, d->ram, d->ram_size, &img, err,
+	/* The kernel and initrd stay out of the special pages. */
+	rc = loader_load_elf(file, len, d->ram, mem_ram_end(d), &img, err,
 			     sizeof(err));
 	if (rc < 0) {
 		log_errx("loader: %s: %s", kernel, err);
@@ -349,11 +350,11 @@ int loader_load_pvh(struct domain *d, const char *kernel, const char *initrd,
 					 LOADER_BOOT_END;
 		uint64_t gpa;
 
-		rc = loader_read_file(initrd, d->ram_size, &file, &len);
+		rc = loader_read_file(initrd, mem_ram_end(d), &file, &len);
 		if (rc < 0)
 			goto out;
-		gpa = (d->ram_size - len) & VMM_PAGE_MASK;
-		if (len > d->ram_size || gpa < floor) {
+		gpa = (mem_ram_end(d) - len) & VMM_PAGE_MASK;
+		if (len > mem_ram_end(d) || gpa < floor) {
 			log_errx("loader: %s: initrd of %zu bytes does not fit "
 				 "in guest RAM above the kernel",
 				 initrd, len);
@@ -368,15 +369,13 @@ int loader_load_pvh(struct domain *d, const char *kernel, const char *initrd,
 	}
 
 	memcpy(d->ram + LOADER_CMDLINE_GPA, cmdline, cmdlen);
-	mm[0].addr = 0;
-	mm[0].size = d->ram_size;
-	mm[0].type = XEN_HVM_MEMMAP_TYPE_RAM;
+	mem_memmap(d, mm);
 
 	si->magic = XEN_HVM_START_MAGIC_VALUE;
 	si->version = 1;
 	si->cmdline_paddr = LOADER_CMDLINE_GPA;
 	si->memmap_paddr = LOADER_MEMMAP_GPA;
-	si->memmap_entries = 1;
+	si->memmap_entries = VMM_MEMMAP_ENTRIES;
 
 	d->entry = img.entry;
 	d->start_info_gpa = LOADER_START_INFO_GPA;

@@ -60,6 +60,30 @@ void mem_destroy(struct domain *d)
 	d->mem_fd = -1;
 }
 
+uint64_t mem_ram_end(const struct domain *d)
+{
+	return d->ram_size - VMM_SPECIAL_PAGES * VMM_PAGE_SIZE;
+}
+
+uint64_t mem_special_gfn(const struct domain *d, enum mem_special which)
+{
+	return mem_ram_end(d) / VMM_PAGE_SIZE + (uint64_t)which;
+}
+
+void mem_memmap(const struct domain *d, struct hvm_memmap_table_entry *out)
+{
+	out[0] = (struct hvm_memmap_table_entry){
+		.addr = 0,
+		.size = mem_ram_end(d),
+		.type = XEN_HVM_MEMMAP_TYPE_RAM,
+	};
+	out[1] = (struct hvm_memmap_table_entry){
+		.addr = mem_ram_end(d),
+		.size = VMM_SPECIAL_PAGES * VMM_PAGE_SIZE,
+		.type = XEN_HVM_MEMMAP_TYPE_RESERVED,
+	};
+}
+
 void *mem_gpa_ptr(struct domain *d, uint64_t gpa, uint64_t len)
 {
 	/* Written so that no sum can wrap: gpa and len are the guest's. */

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "domain.h"
+#include "xen.h"
 
 #define VMM_PAGE_SIZE 4096ULL
 #define VMM_PAGE_MASK (~(VMM_PAGE_SIZE - 1))
@@ -23,6 +24,23 @@
 /* Smallest and largest RAM: the top stays below the LAPIC/IOAPIC window. */
 #define VMM_RAM_MIN_MIB 1
 #define VMM_RAM_MAX_MIB 3584
+
+/*
+ * The guest's memory map: RAM from 0, then Xen's special pages at the top
+ * of the memfd (the XenStore ring, the console ring), typed reserved so
+ * the guest does not use them as RAM.  Their frame numbers go to the
+ * guest in HVM params.
+ */
+#define VMM_SPECIAL_PAGES 2u
+enum mem_special { MEM_SPECIAL_STORE, MEM_SPECIAL_CONSOLE };
+#define VMM_MEMMAP_ENTRIES 2u
+
+/* One past the last RAM byte (below the special pages). */
+uint64_t mem_ram_end(const struct domain *d);
+/* Guest frame of a special page. */
+uint64_t mem_special_gfn(const struct domain *d, enum mem_special which);
+/* The memory map, VMM_MEMMAP_ENTRIES entries (hvm_start_info's type). */
+void mem_memmap(const struct domain *d, struct hvm_memmap_table_entry *out);
 
 int mem_init(struct domain *d, uint64_t size)
 	__attribute__((warn_unused_result));

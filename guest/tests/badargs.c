@@ -18,8 +18,11 @@ static int is_fault(long rc)
 	return rc == -XEN_EFAULT || rc == -XEN_EINVAL;
 }
 
-/* The highest byte of RAM according to the memory map, or 0. */
-static uint64_t ram_top(void)
+/*
+ * The end of guest memory according to the memory map (RAM and the
+ * reserved special pages above it are backed; nothing beyond), or 0.
+ */
+static uint64_t mem_top(void)
 {
 	const struct hvm_memmap_table_entry *map;
 	uint64_t top = 0;
@@ -30,8 +33,7 @@ static uint64_t ram_top(void)
 		return 0;
 	map = (const void *)(uintptr_t)start_info->memmap_paddr;
 	for (i = 0; i < start_info->memmap_entries; i++)
-		if (map[i].type == XEN_HVM_MEMMAP_TYPE_RAM &&
-		    map[i].addr + map[i].size > top &&
+		if (map[i].addr + map[i].size > top &&
 		    map[i].addr + map[i].size <= 0x100000000ul)
 			top = map[i].addr + map[i].size;
 	return top;
@@ -61,11 +63,11 @@ void scenario_badargs(void)
 	rc = hyp_console_io(CONSOLEIO_write, 0xffffffffu, msg);
 	check(is_fault(rc), "badargs: console_io length 0xffffffff rc=%ld", rc);
 
-	top = ram_top();
+	top = mem_top();
 	if (top) {
 		rc = hyp_console_io(CONSOLEIO_write, 64, (void *)(top - 8));
 		check(is_fault(rc),
-		      "badargs: console_io across the end of RAM (0x%lx) rc=%ld",
+		      "badargs: console_io across the end of memory (0x%lx) rc=%ld",
 		      top, rc);
 	}
 

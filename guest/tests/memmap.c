@@ -78,8 +78,8 @@ static void memmap_xen(uint64_t ram)
 	cur = hyp_memory_op(XENMEM_current_reservation, &self);
 	max = hyp_memory_op(XENMEM_maximum_reservation, &self);
 	gpfn = hyp_memory_op(XENMEM_maximum_gpfn, &self);
-	check(cur == (long)pages && max == (long)pages &&
-	      gpfn == (long)pages - 1,
+	/* The reservation also holds Xen's special pages, not in RAM. */
+	check(cur >= (long)pages && max == cur && gpfn == cur - 1,
 	      "memmap: reservation %ld pages, maximum %ld, last gpfn 0x%lx",
 	      cur, max, gpfn);
 	rc = hyp_memory_op(XENMEM_current_reservation, &other);
