@@ -22,6 +22,7 @@ void domain_init(struct domain *d, uint16_t domid)
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_cond_init(&d->parked_cond, NULL);
 	loop_clear(&d->loop);
+	xs_domain_clear(&d->xs);
 	d->exit_status = VMM_EXIT_ERROR;
 	d->shutdown_code = -1;
 	/* Before anything that shows the id to the guest (CPUID). */
@@ -70,6 +71,7 @@ void domain_destroy(struct domain *d)
 {
 	/* No callback may run once what it uses goes. */
 	loop_destroy(&d->loop);
+	xs_domain_destroy(d);
 	xen_state_destroy(d);
 	kvm_destroy(d);
 	mem_destroy(d);

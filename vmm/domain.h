@@ -15,6 +15,8 @@
 #include <linux/kvm.h>
 
 #include "gnttab.h"
+#include "loop.h"
+#include "xs_domain.h"
 #include "xenstate.h"
 
 #define VMM_MAX_VCPUS XEN_STATE_MAX_VCPUS
@@ -94,6 +96,9 @@ struct domain {
 
 	/* Timers, XenStore, backends: one thread, see loop.h. */
 	struct loop loop;
+
+	/* The domain in XenStore, when run with --xenstore. */
+	struct xs_domain xs;
 
 	/* Event channels, HVM params, shared_info, time: see xenstate.h. */
 	struct xen_state xen;

@@ -10,14 +10,18 @@
  * into its LAPIC.  The guest clears upcall_pending before it scans, so an
  * event that lands during the scan raises a fresh upcall.
  *
- * Only loopback interdomain channels exist for now: both ends are in this
- * domain.  Other domains will come through xend.
+ * Interdomain channels go to this domain itself (loopback) or to domain
+ * 0, whose ends are the backends in this process (XenStore, console,
+ * block, net): a guest port bound to one is INTERDOMAIN with remote
+ * domain 0 and remote port = its backend slot + 1.  A guest send writes
+ * the backend's eventfd; a backend's notify sets the port pending.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "hypercall.h"
 #include "log.h"
@@ -172,14 +176,15 @@ static long evtchn_alloc_unbound(struct domain *d,
 
 	if (!evtchn_domid_is_self(d, a->dom))
 		return -XEN_EPERM;
-	/* Only loopback until xend connects domains. */
-	if (!evtchn_domid_is_self(d, a->remote_dom))
+	/* Loopback, or a backend of domain 0 in this process. */
+	if (!evtchn_domid_is_self(d, a->remote_dom) && a->remote_dom != 0)
 		return -XEN_ESRCH;
 	port = evtchn_alloc(d);
 	if (port < 0)
 		return -XEN_ENOSPC;
 	d->xen.evtchn[port].state = EVTCHN_UNBOUND;
-	d->xen.evtchn[port].remote_domid = d->xen.domid;
+	d->xen.evtchn[port].remote_domid =
+	    a->remote_dom == 0 ? 0 : d->xen.domid;
 	a->port = (evtchn_port_t)port;
 	return 0;
 }
@@ -246,6 +251,119 @@ static long evtchn_bind_ipi(struct domain *d, struct evtchn_bind_ipi *b)
 	return 0;
 }
 
+/* Backend slot of dom0 port `dport` (slot + 1), or NULL. */
+static struct evtchn_backend *evtchn_backend_slot(struct domain *d,
+						  uint32_t dport)
+{
+	if (dport == 0 || dport > EVTCHN_BACKENDS)
+		return NULL;
+	return &d->xen.backend[dport - 1];
+}
+
+/* The guest sent on a port bound to a backend: wake the backend. */
+static void evtchn_backend_kick(struct domain *d, uint32_t dport)
+{
+	struct evtchn_backend *b = evtchn_backend_slot(d, dport);
+	uint64_t one = 1;
+
+	if (b && b->guest_port && b->kick_fd >= 0 &&
+	    write(b->kick_fd, &one, sizeof(one)) < 0 && errno != EAGAIN &&
+	    log_ratelimit_ok(&evtchn_rl))
+		log_warn("evtchn: kicking backend port %u", dport);
+}
+
+/*
+ * Frees a backend slot; with `kick`, the backend hears of it (the guest
+ * closed its end).  Under the lock.
+ */
+static void evtchn_backend_drop(struct domain *d, uint32_t dport, bool kick)
+{
+	struct evtchn_backend *b = evtchn_backend_slot(d, dport);
+
+	if (!b)
+		return;
+	if (kick)
+		evtchn_backend_kick(d, dport);
+	b->guest_port = 0;
+	b->kick_fd = -1;
+}
+
+int evtchn_alloc_for_backend(struct domain *d)
+{
+	int port;
+
+	pthread_mutex_lock(&d->xen.lock);
+	port = evtchn_alloc(d);
+	if (port > 0) {
+		d->xen.evtchn[port].state = EVTCHN_UNBOUND;
+		d->xen.evtchn[port].remote_domid = 0;
+	}
+	pthread_mutex_unlock(&d->xen.lock);
+	return port;
+}
+
+int evtchn_backend_bind(struct domain *d, uint32_t guest_port, int kick_fd)
+{
+	struct evtchn *ch;
+	uint32_t i;
+	int rc = -EBUSY;
+
+	pthread_mutex_lock(&d->xen.lock);
+	ch = evtchn_lookup(d, guest_port);
+	if (!ch || ch->state != EVTCHN_UNBOUND || ch->remote_domid != 0) {
+		rc = -EINVAL;
+		goto out;
+	}
+	for (i = 0; i < EVTCHN_BACKENDS; i++) {
+		struct evtchn_backend *b = &d->xen.backend[i];
+
+		if (b->guest_port)
+			continue;
+		b->guest_port = guest_port;
+		b->kick_fd = kick_fd;
+		ch->state = EVTCHN_INTERDOMAIN;
+		ch->remote_port = i + 1;
+		/* As Xen: a send to the unbound end may have been lost. */
+		evtchn_set_pending(d, guest_port);
+		rc = (int)(i + 1);
+		break;
+	}
+out:
+	pthread_mutex_unlock(&d->xen.lock);
+	return rc;
+}
+
+void evtchn_backend_notify(struct domain *d, uint32_t dport)
+{
+	struct evtchn_backend *b;
+
+	pthread_mutex_lock(&d->xen.lock);
+	b = evtchn_backend_slot(d, dport);
+	if (b && b->guest_port)
+		evtchn_set_pending(d, b->guest_port);
+	pthread_mutex_unlock(&d->xen.lock);
+}
+
+void evtchn_backend_unbind(struct domain *d, uint32_t dport)
+{
+	struct evtchn_backend *b;
+	struct evtchn *ch;
+
+	pthread_mutex_lock(&d->xen.lock);
+	b = evtchn_backend_slot(d, dport);
+	if (b && b->guest_port) {
+		/* The guest's end waits for a new backend, as on Xen. */
+		ch = &d->xen.evtchn[b->guest_port];
+		if (ch->state == EVTCHN_INTERDOMAIN && ch->remote_domid == 0 &&
+		    ch->remote_port == dport) {
+			ch->state = EVTCHN_UNBOUND;
+			ch->remote_port = 0;
+		}
+		evtchn_backend_drop(d, dport, false);
+	}
+	pthread_mutex_unlock(&d->xen.lock);
+}
+
 static long evtchn_close_port(struct domain *d, uint32_t port)
 {
 	struct evtchn *ch = evtchn_lookup(d, port);
@@ -261,6 +379,10 @@ static long evtchn_close_port(struct domain *d, uint32_t port)
 		d->xen.vcpu[ch->notify_vcpu].virq_port[ch->virq] = 0;
 		break;
 	case EVTCHN_INTERDOMAIN:
+		if (ch->remote_domid == 0) {
+			evtchn_backend_drop(d, ch->remote_port, true);
+			break;
+		}
 		/* The other end waits for a new partner (it is ours). */
 		rch = &d->xen.evtchn[ch->remote_port];
 		if (ch->remote_port != port) {
@@ -284,7 +406,10 @@ static long evtchn_send(struct domain *d, uint32_t port)
 		return -XEN_EINVAL;
 	switch (ch->state) {
 	case EVTCHN_INTERDOMAIN:
-		evtchn_set_pending(d, ch->remote_port);
+		if (ch->remote_domid == 0)
+			evtchn_backend_kick(d, ch->remote_port);
+		else
+			evtchn_set_pending(d, ch->remote_port);
 		return 0;
 	case EVTCHN_IPI:
 		evtchn_set_pending(d, port);
@@ -641,19 +766,22 @@ int evtchn_check_table(const struct evtchn *table, uint16_t saved_domid)
 {
 	uint32_t port;
 
-	/* Only loopback channels exist: both ends are in the image. */
+	/*
+	 * Loopback channels have both ends in the image; the other peer is
+	 * domain 0 (a backend, which binds again after a restore).
+	 */
 	for (port = 1; port < EVTCHN_MAX; port++) {
 		const struct evtchn *ch = &table[port];
 
 		if ((ch->state == EVTCHN_UNBOUND ||
 		     ch->state == EVTCHN_INTERDOMAIN) &&
-		    ch->remote_domid != saved_domid) {
+		    ch->remote_domid != saved_domid && ch->remote_domid != 0) {
 			log_errx("evtchn: port %u: channel to domain %u, "
 				 "which is not this one",
 				 port, ch->remote_domid);
 			return -EINVAL;
 		}
-		if (ch->state == EVTCHN_INTERDOMAIN &&
+		if (ch->state == EVTCHN_INTERDOMAIN && ch->remote_domid != 0 &&
 		    (table[ch->remote_port].state != EVTCHN_INTERDOMAIN ||
 		     table[ch->remote_port].remote_port != port)) {
 			log_errx("evtchn: port %u: its peer %u does not point "
@@ -674,6 +802,11 @@ void evtchn_apply_table(struct domain *d, const struct evtchn *table,
 	for (port = 1; port < EVTCHN_MAX; port++) {
 		struct evtchn *ch = &d->xen.evtchn[port];
 
+		/* Backends are host state: theirs wait to be bound again. */
+		if (ch->state == EVTCHN_INTERDOMAIN && ch->remote_domid == 0) {
+			ch->state = EVTCHN_UNBOUND;
+			ch->remote_port = 0;
+		}
 		if ((ch->state == EVTCHN_UNBOUND ||
 		     ch->state == EVTCHN_INTERDOMAIN) &&
 		    ch->remote_domid == saved_domid)

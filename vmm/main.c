@@ -23,6 +23,9 @@
 
 struct vmm_args {
 	struct domain_config cfg;
+	bool xenstore;
+	const char *name;
+	const char *uuid;
 	bool verbose;
 };
 
@@ -31,7 +34,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: xenia-vmm --kernel FILE --memory MiB [--vcpus N]\n"
 		"                 [--cmdline STRING] [--initrd FILE]\n"
-		"                 [--domid ID] [-v]\n"
+		"                 [--domid ID] [--xenstore [--name NAME]\n"
+		"                 [--uuid UUID]] [-v]\n"
 		"Runs one PVH domain on /dev/kvm behind the Xen ABI.\n"
 		"Exit status: 0 poweroff, 1 error, 2 usage, 64+reason for\n"
 		"other shutdowns (65 reboot, 66 suspend, 67 crash).\n");
@@ -62,6 +66,9 @@ static int parse_args(int argc, char **argv, struct vmm_args *a)
 		{"cmdline", required_argument, NULL, 'a'},
 		{"initrd", required_argument, NULL, 'i'},
 		{"domid", required_argument, NULL, 'd'},
+		{"xenstore", no_argument, NULL, 'x'},
+		{"name", required_argument, NULL, 'n'},
+		{"uuid", required_argument, NULL, 'u'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -112,6 +119,20 @@ static int parse_args(int argc, char **argv, struct vmm_args *a)
 			}
 			a->cfg.domid = (uint16_t)n;
 			break;
+		case 'x':
+			a->xenstore = true;
+			break;
+		case 'n':
+			if (!*optarg || strlen(optarg) > 63 ||
+			    strchr(optarg, '/')) {
+				log_errx("--name: 1 to 63 characters, no '/'");
+				return -EINVAL;
+			}
+			a->name = optarg;
+			break;
+		case 'u':
+			a->uuid = optarg;
+			break;
 		case 'v':
 			a->verbose = true;
 			break;
@@ -135,6 +156,18 @@ static int parse_args(int argc, char **argv, struct vmm_args *a)
 	return 0;
 }
 
+/* --xenstore: the domain's home in xenstored, named --name. */
+static int vmm_xenstore(struct domain *d, const struct vmm_args *a)
+{
+	char name[64];
+
+	if (a->name)
+		snprintf(name, sizeof(name), "%s", a->name);
+	else
+		snprintf(name, sizeof(name), "xenia-%u", d->xen.domid);
+	return xs_domain_setup(d, name, a->uuid);
+}
+
 int main(int argc, char **argv)
 {
 	static struct domain dom;
@@ -148,7 +181,9 @@ int main(int argc, char **argv)
 		log_set_level(LOG_LVL_DEBUG);
 	domain_init(&dom, args.cfg.domid);
 	status = VMM_EXIT_ERROR;
-	if (domain_build(&dom, &args.cfg) == 0 && domain_start(&dom) == 0)
+	if (domain_build(&dom, &args.cfg) == 0 &&
+	    (!args.xenstore || vmm_xenstore(&dom, &args) == 0) &&
+	    domain_start(&dom) == 0)
 		status = domain_wait(&dom);
 	domain_destroy(&dom);
 	return status;

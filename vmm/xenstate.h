@@ -59,6 +59,16 @@ struct xen_vcpu_state {
 	struct loop_source timer_src, periodic_src;
 };
 
+/*
+ * Domain 0's ends of interdomain channels: the backends in this process.
+ * Slot i is dom0 port i + 1; guest_port 0 marks a free slot.
+ */
+#define EVTCHN_BACKENDS 32
+struct evtchn_backend {
+	uint32_t guest_port;
+	int kick_fd; /* eventfd written when the guest sends */
+};
+
 #define VCPU_INFO_NONE UINT64_MAX
 /* A registered vcpu_info's alignment (its words change atomically). */
 #define VCPU_INFO_ALIGN 8u
@@ -78,6 +88,7 @@ struct xen_state {
 	uint8_t callback_vector; /* 0: no upcall vector set */
 
 	struct evtchn evtchn[EVTCHN_MAX];
+	struct evtchn_backend backend[EVTCHN_BACKENDS]; /* host state */
 	struct xen_vcpu_state vcpu[XEN_STATE_MAX_VCPUS];
 
 	/* Time base: system time 0 is tsc0 (host TSC == guest TSC here). */
@@ -135,6 +146,20 @@ void evtchn_set_pending(struct domain *d, uint32_t port);
 void evtchn_upcall_resend(struct domain *d, unsigned int id);
 /* Raises VIRQ virq on vCPU vcpu if bound.  Takes the lock. */
 void evtchn_send_virq(struct domain *d, unsigned int vcpu, uint32_t virq);
+/*
+ * Backends (dom0's ends).  alloc_for_backend: a guest port unbound to
+ * domain 0, as the toolstack makes for the XenStore and console rings;
+ * the port or -errno.  backend_bind: binds dom0's end to the guest's
+ * unbound port; the guest's sends then write kick_fd; returns the dom0
+ * port (> 0) or -EINVAL (not a port unbound to dom0), -EBUSY (no slot).
+ * backend_notify: sets the guest's port pending.  backend_unbind: the
+ * guest's port is unbound again.  All take the lock.
+ */
+int evtchn_alloc_for_backend(struct domain *d);
+int evtchn_backend_bind(struct domain *d, uint32_t guest_port, int kick_fd);
+void evtchn_backend_notify(struct domain *d, uint32_t dport);
+void evtchn_backend_unbind(struct domain *d, uint32_t dport);
+
 /* Whether port is pending in shared_info.  Under the lock. */
 bool evtchn_port_pending(struct domain *d, uint32_t port);
 

@@ -42,6 +42,7 @@ struct domain *vmm_fake_domain(uint16_t domid, unsigned int nr_vcpus)
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_cond_init(&d->parked_cond, NULL);
 	loop_clear(&d->loop);
+	xs_domain_clear(&d->xs);
 	pthread_mutex_init(&x->lock, NULL);
 	pthread_cond_init(&x->wake, NULL);
 	x->domid = domid;
