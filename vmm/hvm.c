@@ -42,6 +42,17 @@ static long hvm_set_param(struct domain *d, const struct xen_hvm_param *p)
 		d->xen.callback_vector = (uint8_t)(p->value & 0xff);
 	}
 	d->xen.hvm_params[p->index] = p->value;
+	/*
+	 * Xen delivers a pending upcall whenever the vCPU runs; we inject on
+	 * the 0 -> 1 edge.  An upcall that became pending before there was a
+	 * vector (a backend bound its port at start-up) is injected now.
+	 */
+	if (p->index == HVM_PARAM_CALLBACK_IRQ) {
+		unsigned int i;
+
+		for (i = 0; i < d->nr_vcpus; i++)
+			evtchn_upcall_resend(d, i);
+	}
 	return 0;
 }
 

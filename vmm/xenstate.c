@@ -116,8 +116,11 @@ int xen_map_shared_info(struct domain *d, uint64_t gfn)
 		memmove(page, x->shinfo, VMM_PAGE_SIZE);
 	x->shinfo = page;
 	x->shared_info_gfn = gfn;
-	for (i = 0; i < d->nr_vcpus; i++)
+	/* Pending upcalls moved with the page: deliver them. */
+	for (i = 0; i < d->nr_vcpus; i++) {
 		time_update_vcpu(d, i);
+		evtchn_upcall_resend(d, i);
+	}
 	log_debug("xenstate: shared_info at gfn 0x%llx",
 		  (unsigned long long)gfn);
 	return 0;
