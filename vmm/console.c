@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * console_io: the guest's emergency console, written to our stdout.
+ * console_io: the guest's emergency console, written to our stdout (the
+ * PV console's stdio mode shares the writer, so lines do not interleave).
  * Bytes that could drive the host terminal (escape sequences) are shown as
  * '.'; one call writes at most CONSOLE_WRITE_MAX bytes.
  */
@@ -8,6 +9,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include "console.h"
 #include "hypercall.h"
 #include "log.h"
 #include "mem.h"
@@ -16,6 +18,31 @@
 #define CONSOLE_WRITE_MAX 4096
 
 static pthread_mutex_t console_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void console_out(const char *buf, size_t len);
+
+void console_stdout(const char *buf, size_t len)
+{
+	pthread_mutex_lock(&console_lock);
+	console_out(buf, len);
+	pthread_mutex_unlock(&console_lock);
+}
+
+size_t console_sanitise(char *buf, size_t len)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)buf[i];
+
+		if (c == '\r')
+			continue;
+		if ((c < 0x20 && c != '\n' && c != '\t') || c >= 0x7f)
+			c = '.';
+		buf[n++] = (char)c;
+	}
+	return n;
+}
 
 static void console_out(const char *buf, size_t len)
 {
@@ -34,24 +61,12 @@ static void console_out(const char *buf, size_t len)
 static long console_write(struct vcpu *v, uint64_t count, uint64_t gva)
 {
 	char buf[CONSOLE_WRITE_MAX];
-	size_t i, n = 0;
 
 	if (count > CONSOLE_WRITE_MAX)
 		return -XEN_EINVAL;
 	if (mem_copy_from_guest(v, buf, gva, count) < 0)
 		return -XEN_EFAULT;
-	for (i = 0; i < count; i++) {
-		unsigned char c = (unsigned char)buf[i];
-
-		if (c == '\r')
-			continue;
-		if ((c < 0x20 && c != '\n' && c != '\t') || c >= 0x7f)
-			c = '.';
-		buf[n++] = (char)c;
-	}
-	pthread_mutex_lock(&console_lock);
-	console_out(buf, n);
-	pthread_mutex_unlock(&console_lock);
+	console_stdout(buf, console_sanitise(buf, count));
 	return 0;
 }
 

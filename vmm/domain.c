@@ -23,6 +23,7 @@ void domain_init(struct domain *d, uint16_t domid)
 	pthread_cond_init(&d->parked_cond, NULL);
 	loop_clear(&d->loop);
 	xs_domain_clear(&d->xs);
+	consback_clear(&d->cons);
 	d->exit_status = VMM_EXIT_ERROR;
 	d->shutdown_code = -1;
 	/* Before anything that shows the id to the guest (CPUID). */
@@ -49,6 +50,8 @@ int domain_build(struct domain *d, const struct domain_config *c)
 	if (rc == 0)
 		rc = xen_state_init(d);
 	if (rc == 0)
+		rc = consback_setup(d, c->console, c->console_log);
+	if (rc == 0)
 		rc = vcpu_signals_init();
 	if (rc == 0)
 		rc = loop_start(&d->loop, d);
@@ -61,6 +64,11 @@ int domain_start(struct domain *d)
 	return vcpu_up(&d->vcpus[0]);
 }
 
+int domain_backends_rebind(struct domain *d)
+{
+	return consback_rebind(d);
+}
+
 int domain_wait(struct domain *d)
 {
 	vcpu_join_all(d);
@@ -71,6 +79,7 @@ void domain_destroy(struct domain *d)
 {
 	/* No callback may run once what it uses goes. */
 	loop_destroy(&d->loop);
+	consback_destroy(d);
 	xs_domain_destroy(d);
 	xen_state_destroy(d);
 	kvm_destroy(d);

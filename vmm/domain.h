@@ -14,6 +14,7 @@
 
 #include <linux/kvm.h>
 
+#include "consback.h"
 #include "gnttab.h"
 #include "loop.h"
 #include "xs_domain.h"
@@ -97,6 +98,9 @@ struct domain {
 	/* Timers, XenStore, backends: one thread, see loop.h. */
 	struct loop loop;
 
+	/* The PV console's backend. */
+	struct consback cons;
+
 	/* The domain in XenStore, when run with --xenstore. */
 	struct xs_domain xs;
 
@@ -124,6 +128,8 @@ struct domain_config {
 	uint64_t memory_mib;
 	unsigned int vcpus;
 	uint16_t domid;
+	enum consback_mode console;
+	const char *console_log; /* NULL: none */
 };
 
 /* Zeroes d and sets every resource to its "none" sentinel. */
@@ -136,6 +142,12 @@ int domain_build(struct domain *d, const struct domain_config *c)
 	__attribute__((warn_unused_result));
 /* Brings vCPU 0 up: the guest boots.  0 or -errno. */
 int domain_start(struct domain *d) __attribute__((warn_unused_result));
+/*
+ * After a state load: the backends bind their ends again to the guest's
+ * ports the image names (HVM params).  0 or -errno.
+ */
+int domain_backends_rebind(struct domain *d)
+	__attribute__((warn_unused_result));
 /* Waits for every vCPU thread to end; the exit status. */
 int domain_wait(struct domain *d);
 void domain_destroy(struct domain *d);

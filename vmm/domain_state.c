@@ -150,6 +150,9 @@ int domain_state_resume(struct domain *d)
 	unsigned int i;
 	int rc = 0;
 
+	rc = domain_backends_rebind(d);
+	if (rc < 0)
+		return rc;
 	/* A spurious upcall is harmless; a lost one stalls the guest. */
 	pthread_mutex_lock(&d->xen.lock);
 	for (i = 0; i < d->nr_vcpus; i++)

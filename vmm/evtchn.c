@@ -799,6 +799,8 @@ void evtchn_apply_table(struct domain *d, const struct evtchn *table,
 	uint32_t port;
 
 	memcpy(d->xen.evtchn, table, sizeof(d->xen.evtchn));
+	/* The backends' bindings were to the old table: they bind again. */
+	memset(d->xen.backend, 0, sizeof(d->xen.backend));
 	for (port = 1; port < EVTCHN_MAX; port++) {
 		struct evtchn *ch = &d->xen.evtchn[port];
 

@@ -35,7 +35,8 @@ static void usage(FILE *f)
 		"usage: xenia-vmm --kernel FILE --memory MiB [--vcpus N]\n"
 		"                 [--cmdline STRING] [--initrd FILE]\n"
 		"                 [--domid ID] [--xenstore [--name NAME]\n"
-		"                 [--uuid UUID]] [-v]\n"
+		"                 [--uuid UUID]] [--console stdio|pty|none]\n"
+		"                 [--console-log FILE] [-v]\n"
 		"Runs one PVH domain on /dev/kvm behind the Xen ABI.\n"
 		"Exit status: 0 poweroff, 1 error, 2 usage, 64+reason for\n"
 		"other shutdowns (65 reboot, 66 suspend, 67 crash).\n");
@@ -69,6 +70,8 @@ static int parse_args(int argc, char **argv, struct vmm_args *a)
 		{"xenstore", no_argument, NULL, 'x'},
 		{"name", required_argument, NULL, 'n'},
 		{"uuid", required_argument, NULL, 'u'},
+		{"console", required_argument, NULL, 'C'},
+		{"console-log", required_argument, NULL, 'L'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -132,6 +135,17 @@ static int parse_args(int argc, char **argv, struct vmm_args *a)
 			break;
 		case 'u':
 			a->uuid = optarg;
+			break;
+		case 'C':
+			if (consback_parse_mode(optarg, &a->cfg.console) < 0) {
+				log_errx("--console: stdio, pty or none, not "
+					 "'%s'",
+					 optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'L':
+			a->cfg.console_log = optarg;
 			break;
 		case 'v':
 			a->verbose = true;

@@ -272,6 +272,18 @@ static bool xs_write_layout(struct domain *d, struct xs_domain *x,
 	snprintf(val, sizeof(val), "%" PRIu64,
 		 mem_special_gfn(d, MEM_SPECIAL_STORE));
 	NODE("/store/ring-ref", val, 0);
+	/* The PV console, as xenconsoled finds it. */
+	NODE("/console", "", 0);
+	snprintf(val, sizeof(val), "%u", d->cons.port);
+	NODE("/console/port", val, 0);
+	snprintf(val, sizeof(val), "%" PRIu64,
+		 mem_special_gfn(d, MEM_SPECIAL_CONSOLE));
+	NODE("/console/ring-ref", val, 0);
+	NODE("/console/type", "xenconsoled", 0);
+	snprintf(val, sizeof(val), "%u", CONSBACK_RATE);
+	NODE("/console/limit", val, 0);
+	if (d->cons.tty[0])
+		NODE("/console/tty", d->cons.tty, 0);
 #undef NODE
 	/* /vm/<uuid>: dom0's, readable by the domain. */
 	ok = ok && xs_node(h, t, x->vm_path, "", 0, id);

@@ -43,6 +43,7 @@ struct domain *vmm_fake_domain(uint16_t domid, unsigned int nr_vcpus)
 	pthread_cond_init(&d->parked_cond, NULL);
 	loop_clear(&d->loop);
 	xs_domain_clear(&d->xs);
+	consback_clear(&d->cons);
 	pthread_mutex_init(&x->lock, NULL);
 	pthread_cond_init(&x->wake, NULL);
 	x->domid = domid;
