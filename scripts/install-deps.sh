@@ -3,7 +3,8 @@
 # Only missing packages are installed, so a prepared machine pays nothing.
 set -e
 PKGS="meson ninja-build gcc clang libclang-rt-14-dev pkg-config zlib1g-dev libcmocka-dev
-libxen-dev xenstore-utils xen-utils-4.17 python3 python3-pytest"
+libxen-dev xenstore-utils xen-utils-4.17 python3 python3-pytest liburing-dev
+libslirp-dev libglib2.0-dev iproute2"
 missing=
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
