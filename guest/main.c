@@ -42,6 +42,8 @@ static const struct scenario scenarios[] = {
 	{ .name = "smp", .run = scenario_smp, .needs_xen = 1, .in_default = 1 },
 	{ .name = "grant", .run = scenario_grant, .needs_xen = 1,
 	  .in_default = 1 },
+	{ .name = "xenstore", .run = scenario_xenstore, .needs_xen = 1,
+	  .in_default = 1 },
 };
 
 int check(int ok, const char *fmt, ...)

@@ -43,5 +43,6 @@ void scenario_console_flood(void);
 void scenario_console_echo(void);
 void scenario_smp(void);
 void scenario_grant(void);
+void scenario_xenstore(void);
 
 #endif
