@@ -21,6 +21,7 @@ void domain_init(struct domain *d, uint16_t domid)
 		d->vcpus[i].fd = -1;
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_cond_init(&d->parked_cond, NULL);
+	pthread_mutex_init(&d->kick_lock, NULL);
 	loop_clear(&d->loop);
 	xs_domain_clear(&d->xs);
 	consback_clear(&d->cons);
@@ -80,6 +81,7 @@ void domain_destroy(struct domain *d)
 	/* No callback may run once what it uses goes. */
 	loop_destroy(&d->loop);
 	consback_destroy(d);
+	xenbus_back_destroy(d);
 	xs_domain_destroy(d);
 	xen_state_destroy(d);
 	kvm_destroy(d);
@@ -99,19 +101,14 @@ void domain_shutdown(struct domain *d, int status)
 	d->exit_status = status;
 	/* Down vCPUs sleep under this lock: no wakeup is lost. */
 	vcpu_wake_all(d);
+	/* Nor does a domain_pause() or domain_wait() waiting on it miss it. */
+	pthread_cond_broadcast(&d->parked_cond);
 	pthread_mutex_unlock(&d->lock);
 	xen_state_wake_all(d);
 	/* Every other vCPU leaves KVM_RUN and sees the flag. */
-	for (i = 0; i < d->nr_vcpus; i++) {
-		struct vcpu *v = &d->vcpus[i];
-
-		if (!v->run)
-			continue;
-		if (__atomic_load_n(&v->thread_started, __ATOMIC_ACQUIRE) &&
-		    pthread_equal(v->thread, pthread_self()))
-			continue;
-		vcpu_kick(v);
-	}
+	for (i = 0; i < d->nr_vcpus; i++)
+		if (d->vcpus[i].run)
+			vcpu_kick(&d->vcpus[i]);
 }
 
 bool domain_is_interrupted(struct domain *d)

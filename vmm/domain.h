@@ -17,6 +17,7 @@
 #include "consback.h"
 #include "gnttab.h"
 #include "loop.h"
+#include "xenbus_back.h"
 #include "xs_domain.h"
 #include "xenstate.h"
 
@@ -65,6 +66,7 @@ struct vcpu {
 	/* The thread starts at the first VCPUOP_up and lives to shutdown. */
 	pthread_t thread;
 	bool thread_started; /* set (atomically) once `thread` is valid */
+	bool thread_alive;   /* under the domain's kick_lock */
 	/* state, in_run and the waits on wake are under the domain's lock. */
 	enum vcpu_state state;
 	bool in_run; /* the thread is in (or about to enter) KVM_RUN */
@@ -75,6 +77,7 @@ struct vcpu {
 	 */
 	bool parked;
 	bool restore_up; /* loaded as running: domain_state_resume() ups it */
+	bool restart;	 /* its last hypercall is to be issued again */
 	pthread_cond_t wake;
 };
 
@@ -103,6 +106,8 @@ struct domain {
 
 	/* The domain in XenStore, when run with --xenstore. */
 	struct xs_domain xs;
+	/* Its split-driver devices (backends in this process). */
+	struct xenbus_back xenbus;
 
 	/* Event channels, HVM params, shared_info, time: see xenstate.h. */
 	struct xen_state xen;
@@ -113,7 +118,13 @@ struct domain {
 	pthread_mutex_t lock;
 	/* Toolstack pause (domain_pause), under the lock. */
 	bool paused;
-	pthread_cond_t parked_cond; /* a vCPU thread parked */
+	/* A vCPU thread parked or ended, or the domain began shutting down. */
+	pthread_cond_t parked_cond;
+	/*
+	 * Kicks signal a vCPU thread only while it lives: taken innermost,
+	 * around pthread_kill and around a thread's start and end.
+	 */
+	pthread_mutex_t kick_lock;
 	bool shutting_down;
 	int exit_status;
 	/* SCHEDOP_shutdown_code: the reason a later shutdown reports. */
@@ -171,7 +182,8 @@ bool domain_is_interrupted(struct domain *d);
 /*
  * Toolstack pause: every vCPU thread leaves KVM_RUN and parks (vcpu.c);
  * returns once all have, so their state can be saved.  vCPUs waiting in
- * SCHEDOP_block/poll return to the guest (a spurious wakeup) and park.
+ * SCHEDOP_block/poll leave the hypercall, to issue it again after the
+ * pause (a continuation), and park.
  * Unpause lets them run on.  Not nested.
  */
 void domain_pause(struct domain *d);

@@ -114,6 +114,13 @@ int domain_state_load(struct domain *d, const void *image, size_t len)
 	uint32_t id;
 	int rc, more;
 
+	for (id = 0; id < d->nr_vcpus; id++) {
+		if (__atomic_load_n(&d->vcpus[id].thread_started,
+				    __ATOMIC_ACQUIRE)) {
+			log_errx("domain_state: the domain has run already");
+			return -EBUSY;
+		}
+	}
 	rc = domain_state_check(d, all);
 	if (rc == 0)
 		rc = xen_state_load(d, all);
@@ -140,6 +147,16 @@ int domain_state_load(struct domain *d, const void *image, size_t len)
 			break;
 		default:
 			break;
+		}
+	}
+	if (rc == 0) {
+		/* Nothing would ever run, and nothing would end it. */
+		for (id = 0; id < d->nr_vcpus; id++)
+			if (d->vcpus[id].restore_up)
+				break;
+		if (id == d->nr_vcpus) {
+			log_errx("domain_state: no vCPU of the image is running");
+			rc = -EINVAL;
 		}
 	}
 	return rc;

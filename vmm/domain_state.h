@@ -22,9 +22,10 @@ int domain_state_save(struct domain *d, struct buf *out)
 
 /*
  * Loads an image into d, a domain built with the same RAM size and vCPU
- * count that has not run yet.  Everything the image says is checked;
- * -EINVAL (with a logged reason) for a bad image, after which d must not
- * be run.
+ * count that has not run yet (-EBUSY if it has), whose RAM already holds
+ * the saved guest memory (the load writes the guest's pvclock there).
+ * Everything the image says is checked; -EINVAL (with a logged reason)
+ * for a bad image, after which d must not be run.
  */
 int domain_state_load(struct domain *d, const void *image, size_t len)
 	__attribute__((warn_unused_result));

@@ -79,11 +79,9 @@ static void evtchn_inject(struct domain *d, unsigned int id)
 		log_warn("evtchn: KVM_SIGNAL_MSI to vCPU %u", id);
 	/*
 	 * An emulated CPL0 guest notices the interrupt only after its
-	 * current batch; the signal makes it notice now.  Our own thread
-	 * re-enters KVM_RUN right after the hypercall anyway.
+	 * current batch; the signal makes it notice now.
 	 */
-	if (v->run && v->thread_started &&
-	    !pthread_equal(v->thread, pthread_self()))
+	if (v->run)
 		vcpu_kick(v);
 }
 
@@ -98,6 +96,8 @@ static void evtchn_raise(struct domain *d, unsigned int id, uint32_t port)
 	if (__atomic_exchange_n(&vi->evtchn_upcall_pending, 1,
 				__ATOMIC_SEQ_CST))
 		return;
+	/* A vCPU in SCHEDOP_block waits for exactly this (an unmask too). */
+	pthread_cond_broadcast(&d->xen.wake);
 	evtchn_inject(d, id);
 }
 
@@ -127,15 +127,22 @@ bool evtchn_port_pending(struct domain *d, uint32_t port)
 	return evtchn_test(d->xen.shinfo->evtchn_pending, port);
 }
 
-void evtchn_send_virq(struct domain *d, unsigned int vcpu, uint32_t virq)
+bool evtchn_virq_is_global(uint32_t virq)
 {
-	uint32_t port;
+	switch (virq) {
+	case VIRQ_TIMER:
+	case VIRQ_DEBUG:
+	case VIRQ_XENOPROF:
+	case VIRQ_XENPMU:
+		return false;
+	default:
+		return true;
+	}
+}
 
-	pthread_mutex_lock(&d->xen.lock);
-	port = d->xen.vcpu[vcpu].virq_port[virq];
-	if (port)
-		evtchn_set_pending(d, port);
-	pthread_mutex_unlock(&d->xen.lock);
+unsigned int evtchn_virq_vcpu(const struct evtchn *ch)
+{
+	return evtchn_virq_is_global(ch->virq) ? 0 : ch->notify_vcpu;
 }
 
 static bool evtchn_domid_is_self(struct domain *d, domid_t dom)
@@ -221,8 +228,13 @@ static long evtchn_bind_virq(struct domain *d, struct evtchn_bind_virq *b)
 {
 	int port;
 
-	if (b->virq >= NR_VIRQS || b->vcpu >= d->nr_vcpus)
+	if (b->virq >= NR_VIRQS)
 		return -XEN_EINVAL;
+	/* As Xen: a global VIRQ binds on vCPU 0 (bind_vcpu moves it). */
+	if (evtchn_virq_is_global(b->virq) && b->vcpu != 0)
+		return -XEN_EINVAL;
+	if (b->vcpu >= d->nr_vcpus)
+		return -XEN_ENOENT;
 	if (d->xen.vcpu[b->vcpu].virq_port[b->virq])
 		return -XEN_EEXIST;
 	port = evtchn_alloc(d);
@@ -273,19 +285,17 @@ static void evtchn_backend_kick(struct domain *d, uint32_t dport)
 }
 
 /*
- * Frees a backend slot; with `kick`, the backend hears of it (the guest
- * closed its end).  Under the lock.
+ * The guest closed its end of a backend's channel: the backend hears of
+ * it (a kick) and keeps its slot until it unbinds.  Under the lock.
  */
-static void evtchn_backend_drop(struct domain *d, uint32_t dport, bool kick)
+static void evtchn_backend_drop(struct domain *d, uint32_t dport)
 {
 	struct evtchn_backend *b = evtchn_backend_slot(d, dport);
 
 	if (!b)
 		return;
-	if (kick)
-		evtchn_backend_kick(d, dport);
+	evtchn_backend_kick(d, dport);
 	b->guest_port = 0;
-	b->kick_fd = -1;
 }
 
 int evtchn_alloc_for_backend(struct domain *d)
@@ -317,8 +327,9 @@ int evtchn_backend_bind(struct domain *d, uint32_t guest_port, int kick_fd)
 	for (i = 0; i < EVTCHN_BACKENDS; i++) {
 		struct evtchn_backend *b = &d->xen.backend[i];
 
-		if (b->guest_port)
+		if (b->in_use)
 			continue;
+		b->in_use = true;
 		b->guest_port = guest_port;
 		b->kick_fd = kick_fd;
 		ch->state = EVTCHN_INTERDOMAIN;
@@ -351,15 +362,16 @@ void evtchn_backend_unbind(struct domain *d, uint32_t dport)
 
 	pthread_mutex_lock(&d->xen.lock);
 	b = evtchn_backend_slot(d, dport);
-	if (b && b->guest_port) {
-		/* The guest's end waits for a new backend, as on Xen. */
-		ch = &d->xen.evtchn[b->guest_port];
-		if (ch->state == EVTCHN_INTERDOMAIN && ch->remote_domid == 0 &&
-		    ch->remote_port == dport) {
+	if (b && b->in_use) {
+		/* The guest's end, if still ours, waits for a new backend. */
+		ch = evtchn_lookup(d, b->guest_port);
+		if (b->guest_port && ch->state == EVTCHN_INTERDOMAIN &&
+		    ch->remote_domid == 0 && ch->remote_port == dport) {
 			ch->state = EVTCHN_UNBOUND;
 			ch->remote_port = 0;
 		}
-		evtchn_backend_drop(d, dport, false);
+		memset(b, 0, sizeof(*b));
+		b->kick_fd = -1;
 	}
 	pthread_mutex_unlock(&d->xen.lock);
 }
@@ -376,11 +388,11 @@ static long evtchn_close_port(struct domain *d, uint32_t port)
 	case EVTCHN_RESERVED:
 		return -XEN_EINVAL;
 	case EVTCHN_VIRQ:
-		d->xen.vcpu[ch->notify_vcpu].virq_port[ch->virq] = 0;
+		d->xen.vcpu[evtchn_virq_vcpu(ch)].virq_port[ch->virq] = 0;
 		break;
 	case EVTCHN_INTERDOMAIN:
 		if (ch->remote_domid == 0) {
-			evtchn_backend_drop(d, ch->remote_port, true);
+			evtchn_backend_drop(d, ch->remote_port);
 			break;
 		}
 		/* The other end waits for a new partner (it is ours). */
@@ -468,12 +480,12 @@ static long evtchn_bind_vcpu(struct domain *d, struct evtchn_bind_vcpu *b)
 		return -XEN_ENOENT;
 	switch (ch->state) {
 	case EVTCHN_VIRQ:
-		/* Per-vCPU VIRQs (the timer among them) stay put. */
-		if (ch->virq == VIRQ_TIMER || ch->virq == VIRQ_DEBUG ||
-		    ch->virq == VIRQ_XENOPROF || ch->virq == VIRQ_XENPMU)
+		/*
+		 * Per-vCPU VIRQs (the timer among them) stay put; a global
+		 * one stays recorded on vCPU 0 and only its delivery moves.
+		 */
+		if (!evtchn_virq_is_global(ch->virq))
 			return -XEN_EINVAL;
-		d->xen.vcpu[ch->notify_vcpu].virq_port[ch->virq] = 0;
-		d->xen.vcpu[b->vcpu].virq_port[ch->virq] = b->port;
 		ch->notify_vcpu = (uint16_t)b->vcpu;
 		return 0;
 	case EVTCHN_UNBOUND:
@@ -591,18 +603,6 @@ long hcall_event_channel_op(struct vcpu *v, const struct hypercall_args *args)
 	return rc;
 }
 
-/* Absolute CLOCK_MONOTONIC time of system time ns. */
-static struct timespec evtchn_mono_deadline(struct domain *d, uint64_t ns)
-{
-	uint64_t t = d->xen.mono0_ns + ns;
-	struct timespec ts = {
-	    .tv_sec = (time_t)(t / 1000000000u),
-	    .tv_nsec = (long)(t % 1000000000u),
-	};
-
-	return ts;
-}
-
 /*
  * A wait ends early for a pause (the hypercall restarts afterwards, on
  * this host or after a restore: the guest sees no early return) or for
@@ -659,7 +659,7 @@ long sched_poll(struct vcpu *v, uint64_t arg)
 	for (i = 0; i < p.nr_ports; i++)
 		if (ports[i] >= EVTCHN_MAX)
 			return -XEN_EINVAL;
-	ts = evtchn_mono_deadline(d, p.timeout);
+	ts = time_mono_at(d, p.timeout);
 	pthread_mutex_lock(&d->xen.lock);
 	for (;;) {
 		for (i = 0; i < p.nr_ports; i++)

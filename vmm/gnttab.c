@@ -83,13 +83,6 @@ static struct gnttab_active *gnttab_act(struct gnttab *gt, grant_ref_t ref)
 			  [ref % GNTTAB_ENTRIES_PER_FRAME];
 }
 
-static void *gnttab_gfn_ptr(struct domain *d, uint64_t gfn)
-{
-	if (gfn > UINT64_MAX / GNTTAB_PAGE)
-		return NULL;
-	return mem_gpa_ptr(d, gfn * GNTTAB_PAGE, GNTTAB_PAGE);
-}
-
 static void gnttab_free_frame(struct gnttab *gt, uint32_t i)
 {
 	free(gt->frame_private[i]);
@@ -247,7 +240,7 @@ static int gnttab_pin(struct domain *d, domid_t grantee, grant_ref_t ref,
 		if (rc < 0)
 			return rc;
 		frame = __atomic_load_n(&e->frame, __ATOMIC_ACQUIRE);
-		if (first && !gnttab_gfn_ptr(d, frame)) {
+		if (first && !mem_gfn_ptr(d, frame)) {
 			gnttab_clear_in_use(e, GTF_reading |
 						   (write ? GTF_writing : 0));
 			return -EFAULT;
@@ -306,7 +299,7 @@ static int16_t gnttab_status(int rc)
 int gnttab_add_to_physmap(struct domain *d, uint64_t idx, uint64_t gfn)
 {
 	struct gnttab *gt = &d->gnttab;
-	grant_entry_v1_t *page = gnttab_gfn_ptr(d, gfn);
+	grant_entry_v1_t *page = mem_gfn_ptr(d, gfn);
 	uint32_t i, j;
 	int rc = 0;
 
@@ -406,7 +399,7 @@ int gnttab_map(struct domain *d, domid_t grantee, grant_ref_t ref, bool write,
 	mt->domid = grantee;
 	mt->write = write;
 	mt->in_use = true;
-	m->addr = gnttab_gfn_ptr(d, gfn);
+	m->addr = mem_gfn_ptr(d, gfn);
 	m->ref = ref;
 	m->handle = handle;
 	m->write = write;
@@ -474,7 +467,7 @@ int gnttab_copy_ref(struct domain *d, domid_t grantee, grant_ref_t ref,
 	pthread_mutex_unlock(&gt->lock);
 	if (rc < 0)
 		return rc;
-	page = gnttab_gfn_ptr(d, gfn);
+	page = mem_gfn_ptr(d, gfn);
 	if (to_guest)
 		memcpy(page + offset, buf, len);
 	else
@@ -659,7 +652,7 @@ static int16_t gnttab_copy_claim(struct domain *d,
 	if (gref)
 		return gnttab_status(
 		    gnttab_pin(d, d->xen.domid, p->u.ref, write, false, gfn));
-	if (!gnttab_gfn_ptr(d, p->u.gmfn))
+	if (!mem_gfn_ptr(d, p->u.gmfn))
 		return GNTST_bad_page;
 	*gfn = p->u.gmfn;
 	return GNTST_okay;
@@ -698,8 +691,8 @@ static int16_t gnttab_copy_one(struct domain *d, const struct gnttab_copy *op)
 	     (unsigned int)op->dest.offset + op->len > GNTTAB_PAGE))
 		st = GNTST_bad_copy_arg;
 	if (st == GNTST_okay) {
-		src = gnttab_gfn_ptr(d, sgfn);
-		dst = gnttab_gfn_ptr(d, dgfn);
+		src = mem_gfn_ptr(d, sgfn);
+		dst = mem_gfn_ptr(d, dgfn);
 		memmove(dst + op->dest.offset, src + op->source.offset,
 			op->len);
 	}
@@ -868,7 +861,7 @@ int gnttab_load(struct domain *d, uint32_t version,
 			nr_private++;
 			continue;
 		}
-		if (!gnttab_gfn_ptr(d, gfn[i]))
+		if (!mem_gfn_ptr(d, gfn[i]))
 			GNTTAB_LOAD_BAD("frame %u at gfn 0x%llx, not RAM", i,
 					(unsigned long long)gfn[i]);
 		for (j = 0; j < i; j++)
@@ -917,7 +910,7 @@ int gnttab_load(struct domain *d, uint32_t version,
 		gt->frame_gfn[i] = gfn[i];
 		gt->frame[i] = gfn[i] == GNTTAB_GFN_NONE
 				   ? priv[i]
-				   : gnttab_gfn_ptr(d, gfn[i]);
+				   : mem_gfn_ptr(d, gfn[i]);
 		priv[i] = NULL;
 		act[i] = NULL;
 	}

@@ -12,14 +12,15 @@
 #include "vcpu.h"
 #include "xen.h"
 
-/* Params a guest may set; the rest are the toolstack's or unused. */
+/*
+ * Params a guest may set, as on Xen; the rest (the ring frames among
+ * them) are the toolstack's: -EPERM.
+ */
 static bool hvm_param_guest_writable(uint32_t index)
 {
 	switch (index) {
 	case HVM_PARAM_CALLBACK_IRQ:
-	case HVM_PARAM_STORE_PFN:
 	case HVM_PARAM_STORE_EVTCHN:
-	case HVM_PARAM_CONSOLE_PFN:
 	case HVM_PARAM_CONSOLE_EVTCHN:
 		return true;
 	default:
@@ -32,7 +33,7 @@ static long hvm_set_param(struct domain *d, const struct xen_hvm_param *p)
 	uint64_t type = p->value >> 56;
 
 	if (!hvm_param_guest_writable(p->index))
-		return -XEN_EINVAL;
+		return -XEN_EPERM;
 	if (p->index == HVM_PARAM_CALLBACK_IRQ) {
 		/* Only the vector type injects; 0 turns upcalls off. */
 		if (p->value && type != HVM_PARAM_CALLBACK_TYPE_VECTOR)
@@ -199,6 +200,9 @@ static long vcpu_register_vcpu_info(struct vcpu *v, unsigned int id,
 
 	if (mem_copy_from_guest(v, &r, arg, sizeof(r)) < 0)
 		return -XEN_EFAULT;
+	/* Xen: a vCPU's own, or one that is down (not being written). */
+	if (id != v->id && vcpu_is_up(&d->vcpus[id]))
+		return -XEN_EINVAL;
 	/*
 	 * We update its words atomically: a misaligned vcpu_info would make
 	 * those split locks (slow, or SIGBUS with split-lock detection).
@@ -242,9 +246,6 @@ static long vcpu_runstate(struct vcpu *v, unsigned int id, uint64_t arg)
 }
 
 /* Xen refuses periods under 1 ms; any vCPU of the domain may be set. */
-#define VCPU_PERIOD_MIN_NS 1000000ull
-#define VCPU_PERIOD_MAX_NS (1ull << 62)
-
 static long vcpu_set_periodic(struct vcpu *v, unsigned int id, uint64_t arg)
 {
 	struct vcpu_set_periodic_timer p;
@@ -308,7 +309,19 @@ long hcall_vcpu_op(struct vcpu *v, const struct hypercall_args *args)
 	}
 }
 
+/*
+ * Xen's rule: a "negative" deadline or one 2^50 ns (13 days) ahead fires
+ * in 100 ms (a guest's wrapped jiffies); one in the past fires now.
+ */
+#define SET_TIMER_FAR (1ull << 50)
+#define SET_TIMER_FALLBACK_NS 100000000ull
+
 long hcall_set_timer_op(struct vcpu *v, const struct hypercall_args *args)
 {
-	return time_set_timer(v->dom, v->id, args->a[0]) < 0 ? -XEN_EINVAL : 0;
+	uint64_t deadline = args->a[0], now = time_now_ns(v->dom);
+
+	if (deadline && ((int64_t)deadline < 0 ||
+			 (deadline > now && deadline - now >= SET_TIMER_FAR)))
+		deadline = now + SET_TIMER_FALLBACK_NS;
+	return time_set_timer(v->dom, v->id, deadline) < 0 ? -XEN_EINVAL : 0;
 }

@@ -69,26 +69,23 @@ void hypercall_log_unknown_op(const char *hcall, uint64_t op)
 		     hcall, (unsigned long long)op);
 }
 
+static bool hypercall_is_64bit(struct vcpu *v)
+{
+	const struct kvm_sregs *s = &v->run->s.regs.sregs;
+
+	return (s->efer & X86_EFER_LMA) && s->cs.l;
+}
+
 static void hypercall_get_args(struct vcpu *v, struct hypercall_args *args)
 {
 	const struct kvm_regs *r = &v->run->s.regs.regs;
-	const struct kvm_sregs *s = &v->run->s.regs.sregs;
 
-	if ((s->efer & X86_EFER_LMA) && s->cs.l) {
-		args->a[0] = r->rdi;
-		args->a[1] = r->rsi;
-		args->a[2] = r->rdx;
-		args->a[3] = r->r10;
-		args->a[4] = r->r8;
-		args->a[5] = r->r9;
-	} else {
-		args->a[0] = (uint32_t)r->rbx;
-		args->a[1] = (uint32_t)r->rcx;
-		args->a[2] = (uint32_t)r->rdx;
-		args->a[3] = (uint32_t)r->rsi;
-		args->a[4] = (uint32_t)r->rdi;
-		args->a[5] = (uint32_t)r->rbp;
-	}
+	args->a[0] = r->rdi;
+	args->a[1] = r->rsi;
+	args->a[2] = r->rdx;
+	args->a[3] = r->r10;
+	args->a[4] = r->r8;
+	args->a[5] = r->r9;
 }
 
 void hypercall_dispatch(struct vcpu *v, uint32_t nr)
@@ -99,6 +96,19 @@ void hypercall_dispatch(struct vcpu *v, uint32_t nr)
 
 	if (nr < HYPERCALL_MAX && hypercall_table[nr].fn)
 		row = &hypercall_table[nr];
+	/*
+	 * Our structures are the 64-bit layouts: a 32-bit caller would need
+	 * Xen's compat translation, which we do not have.  Refuse it.
+	 */
+	if (row && !hypercall_is_64bit(v)) {
+		log_warnx_rl(&hypercall_rl,
+			     "hypercall: vCPU %u: %s from 32-bit code: -ENOSYS "
+			     "(64-bit guests only)",
+			     v->id, row->name);
+		v->run->s.regs.regs.rax = (uint64_t)-XEN_ENOSYS;
+		v->run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
+		return;
+	}
 	if (row) {
 		hypercall_get_args(v, &args);
 		ret = row->fn(v, &args);
@@ -118,12 +128,15 @@ void hypercall_dispatch(struct vcpu *v, uint32_t nr)
 	}
 	if (ret == -HYPERCALL_ERESTART) {
 		/*
-		 * A continuation, as Xen's: the guest re-executes the OUT
-		 * (rip is past it; eax still holds nr) when it runs again.
+		 * A continuation, as Xen's: the guest issues the OUT again
+		 * (eax still holds nr).  Where rip points now differs between
+		 * KVM's emulator (past the OUT) and VT-x/SVM (at it, skipped on
+		 * completion), so rip moves back only once the exit has
+		 * completed: vcpu_rewind(), before the vCPU parks.
 		 */
-		v->run->s.regs.regs.rip -= HYPERCALL_OUT_LEN;
-	} else {
-		v->run->s.regs.regs.rax = (uint64_t)ret;
+		v->restart = true;
+		return;
 	}
+	v->run->s.regs.regs.rax = (uint64_t)ret;
 	v->run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
 }

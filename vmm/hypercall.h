@@ -9,12 +9,12 @@
  *	out %eax, $0x99		e7 99
  *	ret			c3
  *
- * which works in 32- and 64-bit mode and exits to us as KVM_EXIT_IO on
- * HYPERCALL_PORT.  The port must fit OUT's 8-bit immediate: a 16-bit port
- * would need %dx, which is hypercall argument 3.  Arguments are read from
- * the registers KVM synced at the exit (64-bit: rdi rsi rdx r10 r8 r9;
- * 32-bit: ebx ecx edx esi edi ebp), the result goes back in rax as a Xen
- * (negative) errno or a value.
+ * which exits to us as KVM_EXIT_IO on HYPERCALL_PORT.  The port must fit
+ * OUT's 8-bit immediate: a 16-bit port would need %dx, which is hypercall
+ * argument 3.  Arguments are read from the registers KVM synced at the
+ * exit (rdi rsi rdx r10 r8 r9), the result goes back in rax as a Xen
+ * (negative) errno or a value.  Only 64-bit callers: our structures are
+ * the 64-bit layouts, and 32-bit code gets -ENOSYS (no compat layer).
  */
 #ifndef XENIA_VMM_HYPERCALL_H
 #define XENIA_VMM_HYPERCALL_H

@@ -84,6 +84,13 @@ void mem_memmap(const struct domain *d, struct hvm_memmap_table_entry *out)
 	};
 }
 
+void *mem_gfn_ptr(struct domain *d, uint64_t gfn)
+{
+	if (gfn > UINT64_MAX / VMM_PAGE_SIZE)
+		return NULL;
+	return mem_gpa_ptr(d, gfn * VMM_PAGE_SIZE, VMM_PAGE_SIZE);
+}
+
 void *mem_gpa_ptr(struct domain *d, uint64_t gpa, uint64_t len)
 {
 	/* Written so that no sum can wrap: gpa and len are the guest's. */

@@ -46,6 +46,9 @@ int mem_init(struct domain *d, uint64_t size)
 	__attribute__((warn_unused_result));
 void mem_destroy(struct domain *d);
 
+/* Host pointer to guest frame gfn (a whole page) or NULL if outside RAM. */
+void *mem_gfn_ptr(struct domain *d, uint64_t gfn);
+
 /* Host pointer to [gpa, gpa+len) or NULL when any byte is outside RAM. */
 void *mem_gpa_ptr(struct domain *d, uint64_t gpa, uint64_t len);
 

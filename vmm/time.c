@@ -105,20 +105,33 @@ void time_update_vcpu(struct domain *d, unsigned int id)
 	s->wc_version++;
 }
 
+struct timespec time_mono_at(const struct domain *d, uint64_t system_ns)
+{
+	/*
+	 * mono0 may be "negative" after a restore (the guest's uptime beats
+	 * the host's) and system_ns is the guest's: compute wide, clamp to
+	 * what CLOCK_MONOTONIC can express.
+	 */
+	__int128 t = (__int128)(int64_t)d->xen.mono0_ns + system_ns;
+	struct timespec ts;
+
+	if (t < 1)
+		t = 1;
+	if (t > INT64_MAX)
+		t = INT64_MAX;
+	ts.tv_sec = (time_t)(t / NSEC_PER_SEC);
+	ts.tv_nsec = (long)(t % NSEC_PER_SEC);
+	return ts;
+}
+
 /* Arms timerfd fd to fire at system time deadline (0 disarms). */
 static int time_arm_fd(struct domain *d, int fd, uint64_t deadline)
 {
 	struct itimerspec its;
-	uint64_t t = d->xen.mono0_ns + deadline;
 
 	memset(&its, 0, sizeof(its));
-	if (deadline) {
-		its.it_value.tv_sec = (time_t)(t / NSEC_PER_SEC);
-		its.it_value.tv_nsec = (long)(t % NSEC_PER_SEC);
-		/* All zero would disarm: a past deadline fires at once. */
-		if (!its.it_value.tv_sec && !its.it_value.tv_nsec)
-			its.it_value.tv_nsec = 1;
-	}
+	if (deadline)
+		its.it_value = time_mono_at(d, deadline);
 	if (timerfd_settime(fd, TFD_TIMER_ABSTIME, &its, NULL) < 0) {
 		log_warn("time: timerfd_settime");
 		return -errno;
@@ -168,6 +181,8 @@ static void time_expire(struct domain *d, unsigned int id, bool periodic)
 	if (read(fd, &ticks, sizeof(ticks)) < 0)
 		return; /* EAGAIN: re-armed or stopped meanwhile */
 	pthread_mutex_lock(&d->xen.lock);
+	if (periodic && !vs->periodic_period)
+		vs->periodic_next = 0; /* stopped: nothing to divide by */
 	/*
 	 * A paused domain's state is being read (a save): an event now
 	 * would land in RAM but not in the saved timers, or the reverse.

@@ -56,10 +56,17 @@ int vcpu_signals_init(void)
 
 void vcpu_kick(struct vcpu *v)
 {
-	/* immediate_exit covers a kick that lands just before KVM_RUN. */
-	__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&v->thread_started, __ATOMIC_ACQUIRE))
-		pthread_kill(v->thread, VCPU_KICK_SIGNAL);
+	struct domain *d = v->dom;
+
+	pthread_mutex_lock(&d->kick_lock);
+	/* Its own thread is out of KVM_RUN already, handling an exit. */
+	if (!v->thread_alive || !pthread_equal(v->thread, pthread_self())) {
+		/* immediate_exit covers a kick just before KVM_RUN. */
+		__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+		if (v->thread_alive)
+			pthread_kill(v->thread, VCPU_KICK_SIGNAL);
+	}
+	pthread_mutex_unlock(&d->kick_lock);
 }
 
 static void vcpu_crash(struct vcpu *v, const char *why)
@@ -189,6 +196,24 @@ static void vcpu_flush(struct vcpu *v)
 }
 
 /*
+ * A hypercall asked to be restarted: with its exit completed, rip is past
+ * the OUT on every kind of host; point it back at it.
+ */
+static void vcpu_rewind(struct vcpu *v)
+{
+	struct kvm_regs r;
+
+	v->restart = false;
+	if (ioctl(v->fd, KVM_GET_REGS, &r) < 0) {
+		log_err("vCPU %u: restarting a hypercall", v->id);
+		return;
+	}
+	r.rip -= HYPERCALL_OUT_LEN;
+	if (ioctl(v->fd, KVM_SET_REGS, &r) < 0)
+		log_err("vCPU %u: restarting a hypercall", v->id);
+}
+
+/*
  * Sleeps while v is not RUNNING or the domain is paused, parked (flushed
  * first); false once the domain shuts down.  The
  * state is read after the kicker's immediate_exit was cleared, so a down
@@ -199,6 +224,12 @@ static bool vcpu_enter_run(struct vcpu *v)
 	struct domain *d = v->dom;
 	bool run, flushed = false;
 
+	/* Whatever happened since (an unpause), the hypercall runs again. */
+	if (v->restart) {
+		vcpu_flush(v);
+		vcpu_rewind(v);
+		flushed = true;
+	}
 	pthread_mutex_lock(&d->lock);
 	while ((v->state != VCPU_RUNNING || d->paused) && !d->shutting_down) {
 		if (!flushed) {
@@ -253,6 +284,13 @@ static void *vcpu_thread(void *arg)
 		if (!vcpu_handle_exit(v))
 			break;
 	}
+	/* No kick may reach the thread once it can be joined. */
+	pthread_mutex_lock(&d->kick_lock);
+	v->thread_alive = false;
+	pthread_mutex_unlock(&d->kick_lock);
+	pthread_mutex_lock(&d->lock);
+	pthread_cond_broadcast(&d->parked_cond);
+	pthread_mutex_unlock(&d->lock);
 	return NULL;
 }
 
@@ -266,7 +304,11 @@ static int vcpu_thread_start(struct vcpu *v)
 	sigfillset(&all);
 	sigdelset(&all, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
+	/* Held across the start: the thread cannot end before `alive`. */
+	pthread_mutex_lock(&v->dom->kick_lock);
 	rc = -pthread_create(&v->thread, NULL, vcpu_thread, v);
+	v->thread_alive = rc == 0;
+	pthread_mutex_unlock(&v->dom->kick_lock);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc < 0) {
 		errno = -rc;
@@ -408,13 +450,17 @@ void vcpu_wake_all(struct domain *d)
 void vcpu_join_all(struct domain *d)
 {
 	unsigned int i;
-	bool started;
 
+	/* vCPUs start and stop as the guest likes until shutdown. */
+	pthread_mutex_lock(&d->lock);
+	while (!d->shutting_down)
+		pthread_cond_wait(&d->parked_cond, &d->lock);
+	pthread_mutex_unlock(&d->lock);
+	/* vcpu_up() starts no thread after shutdown began. */
 	for (i = 0; i < d->nr_vcpus; i++) {
 		struct vcpu *v = &d->vcpus[i];
 
-		started = __atomic_load_n(&v->thread_started, __ATOMIC_ACQUIRE);
-		if (started)
+		if (__atomic_load_n(&v->thread_started, __ATOMIC_ACQUIRE))
 			pthread_join(v->thread, NULL);
 		__atomic_store_n(&v->thread_started, false, __ATOMIC_RELEASE);
 	}

@@ -44,16 +44,13 @@ int vcpu_up(struct vcpu *v) __attribute__((warn_unused_result));
 int vcpu_down(struct vcpu *v);
 bool vcpu_is_up(struct vcpu *v);
 
-/* Makes a vCPU leave KVM_RUN soon; from any thread. */
+/* Makes a vCPU leave KVM_RUN soon; from any thread (its own: no-op). */
 void vcpu_kick(struct vcpu *v);
 
 /* Wakes every vCPU sleeping while down.  Under the domain lock. */
 void vcpu_wake_all(struct domain *d);
 
-/*
- * Joins every vCPU thread.  vCPU 0's thread is joined first and lives
- * until shutdown, after which no thread starts: call it once vCPU 0 is up.
- */
+/* Waits for the domain to shut down, then joins every vCPU thread. */
 void vcpu_join_all(struct domain *d);
 
 /* VCPUOP_initialise, _up, _down and _is_up of vCPU `id` (vcpuop.c). */

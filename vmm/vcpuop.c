@@ -32,9 +32,13 @@
 #define X86_CR0_VALID 0xe005003full
 
 #define X86_CR4_PAE (1ull << 5)
-/* VME PVI TSD DE PSE PAE MCE PGE PCE OSFXSR OSXMMEXCPT: what our CPUID
- * lets a guest have (no XSAVE, FSGSBASE, PCID, SMEP, ...). */
-#define X86_CR4_VALID 0x7ffull
+/*
+ * VME PVI TSD DE PSE PAE MCE PGE PCE OSFXSR OSXMMEXCPT, FSGSBASE PCIDE
+ * OSXSAVE, SMEP SMAP: the bits a guest may ask for; KVM refuses (and we
+ * answer -EINVAL) any its CPUID does not back.
+ */
+#define X86_CR4_VALID (0x7ffull | 1ull << 16 | 1ull << 17 | 1ull << 18 |  \
+		       1ull << 20 | 1ull << 21)
 
 #define X86_EFER_SCE (1ull << 0)
 #define X86_EFER_LME (1ull << 8)

@@ -98,7 +98,7 @@ struct vcpu_info *xen_vcpu_info(struct domain *d, unsigned int id)
 	if (id < XEN_LEGACY_MAX_VCPUS)
 		return &x->shinfo->vcpu_info[id];
 	/* No slot in shared_info: events for it go nowhere visible. */
-	return &x->shinfo_private->vcpu_info[0];
+	return &x->scratch_vcpu_info;
 }
 
 int xen_map_shared_info(struct domain *d, uint64_t gfn)
@@ -107,9 +107,7 @@ int xen_map_shared_info(struct domain *d, uint64_t gfn)
 	struct shared_info *page;
 	unsigned int i;
 
-	if (gfn > UINT64_MAX / VMM_PAGE_SIZE)
-		return -EINVAL;
-	page = mem_gpa_ptr(d, gfn * VMM_PAGE_SIZE, VMM_PAGE_SIZE);
+	page = mem_gfn_ptr(d, gfn);
 	if (!page)
 		return -EINVAL;
 	if (page != x->shinfo)
@@ -225,10 +223,6 @@ struct xen_state_staged {
 	struct xen_vcpu_image vcpu[XEN_STATE_MAX_VCPUS];
 };
 
-static bool xen_state_gpa_ok(struct domain *d, uint64_t gpa, uint64_t len)
-{
-	return gpa < d->ram_size && len <= d->ram_size - gpa;
-}
 
 static int xen_state_stage_xen(struct domain *d, struct xen_state_staged *st,
 			       uint32_t version, struct state_reader *r)
@@ -246,9 +240,7 @@ static int xen_state_stage_xen(struct domain *d, struct xen_state_staged *st,
 	}
 	if (h->has_private_shinfo != (h->shared_info_gfn == SHARED_INFO_NONE) ||
 	    (!h->has_private_shinfo &&
-	     (h->shared_info_gfn > UINT64_MAX / VMM_PAGE_SIZE ||
-	      !xen_state_gpa_ok(d, h->shared_info_gfn * VMM_PAGE_SIZE,
-				VMM_PAGE_SIZE)))) {
+	     !mem_gfn_ptr(d, h->shared_info_gfn))) {
 		log_errx("xenstate: XEN1: shared_info frame outside RAM");
 		return -EINVAL;
 	}
@@ -285,7 +277,7 @@ static int xen_state_stage_xvc(struct domain *d, struct xen_state_staged *st,
 		uint64_t gpa = vi->vcpu_info_gpa;
 
 		if (gpa != VCPU_INFO_NONE &&
-		    (!xen_state_gpa_ok(d, gpa, sizeof(struct vcpu_info)) ||
+		    (!mem_gpa_ptr(d, gpa, sizeof(struct vcpu_info)) ||
 		     gpa % VCPU_INFO_ALIGN ||
 		     (gpa & ~VMM_PAGE_MASK) >
 			 VMM_PAGE_SIZE - sizeof(struct vcpu_info))) {
@@ -294,7 +286,11 @@ static int xen_state_stage_xvc(struct domain *d, struct xen_state_staged *st,
 				 i);
 			return -EINVAL;
 		}
-		if (vi->periodic_period && !vi->periodic_next) {
+		/* A period as VCPUOP_set_periodic_timer takes, or off. */
+		if ((vi->periodic_period == 0) != (vi->periodic_next == 0) ||
+		    (vi->periodic_period &&
+		     (vi->periodic_period < VCPU_PERIOD_MIN_NS ||
+		      vi->periodic_period > VCPU_PERIOD_MAX_NS))) {
 			log_errx("xenstate: XVC1: vCPU %u: bad periodic timer",
 				 i);
 			return -EINVAL;
@@ -331,7 +327,8 @@ static int xen_state_stage_check(struct domain *d,
 			port = st->vcpu[i].virq_port[q];
 			if (port && (st->evtchn[port].state != EVTCHN_VIRQ ||
 				     st->evtchn[port].virq != q ||
-				     st->evtchn[port].notify_vcpu != i)) {
+				     evtchn_virq_vcpu(&st->evtchn[port]) !=
+					 i)) {
 				log_errx("xenstate: vCPU %u: VIRQ %u names "
 					 "port %u, which is not bound to it",
 					 i, q, port);
@@ -343,10 +340,11 @@ static int xen_state_stage_check(struct domain *d,
 		const struct evtchn *ch = &st->evtchn[port];
 
 		if (ch->state == EVTCHN_VIRQ &&
-		    st->vcpu[ch->notify_vcpu].virq_port[ch->virq] != port) {
+		    st->vcpu[evtchn_virq_vcpu(ch)].virq_port[ch->virq] !=
+			port) {
 			log_errx("xenstate: port %u: VIRQ %u not recorded on "
 				 "vCPU %u",
-				 port, ch->virq, ch->notify_vcpu);
+				 port, ch->virq, evtchn_virq_vcpu(ch));
 			return -EINVAL;
 		}
 	}
@@ -369,8 +367,7 @@ static void xen_state_apply(struct domain *d, struct xen_state_staged *st)
 	} else {
 		/* The page's contents came with RAM. */
 		x->shared_info_gfn = st->h.shared_info_gfn;
-		x->shinfo = mem_gpa_ptr(d, x->shared_info_gfn * VMM_PAGE_SIZE,
-					VMM_PAGE_SIZE);
+		x->shinfo = mem_gfn_ptr(d, x->shared_info_gfn);
 	}
 	evtchn_apply_table(d, st->evtchn, st->h.domid);
 	for (i = 0; i < d->nr_vcpus; i++) {

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "buf.h"
 #include "loop.h"
@@ -61,13 +62,20 @@ struct xen_vcpu_state {
 
 /*
  * Domain 0's ends of interdomain channels: the backends in this process.
- * Slot i is dom0 port i + 1; guest_port 0 marks a free slot.
+ * Slot i is dom0 port i + 1.  A slot stays the backend's until it
+ * unbinds, even when the guest closes its end (guest_port 0 then), so a
+ * stale dom0 port never reaches another binding.
  */
 #define EVTCHN_BACKENDS 32
 struct evtchn_backend {
+	bool in_use;
 	uint32_t guest_port;
 	int kick_fd; /* eventfd written when the guest sends */
 };
+
+/* Periods VCPUOP_set_periodic_timer accepts (Xen's bounds). */
+#define VCPU_PERIOD_MIN_NS 1000000ull
+#define VCPU_PERIOD_MAX_NS (1ull << 62)
 
 #define VCPU_INFO_NONE UINT64_MAX
 /* A registered vcpu_info's alignment (its words change atomically). */
@@ -83,6 +91,8 @@ struct xen_state {
 	uint64_t shared_info_gfn;
 	struct shared_info *shinfo; /* host view: guest RAM or private */
 	struct shared_info *shinfo_private;
+	/* vcpu_info of vCPUs past shared_info's slots, until registered. */
+	struct vcpu_info scratch_vcpu_info;
 
 	uint64_t hvm_params[HVM_NR_PARAMS];
 	uint8_t callback_vector; /* 0: no upcall vector set */
@@ -144,8 +154,14 @@ void evtchn_set_pending(struct domain *d, uint32_t port);
  * moments) and when vcpu_info moves, as Xen does.  Under the lock.
  */
 void evtchn_upcall_resend(struct domain *d, unsigned int id);
-/* Raises VIRQ virq on vCPU vcpu if bound.  Takes the lock. */
-void evtchn_send_virq(struct domain *d, unsigned int vcpu, uint32_t virq);
+/*
+ * Xen's split of VIRQs: per-vCPU ones (timer, debug, ...) are bound on
+ * the vCPU they serve; global ones are bound on vCPU 0 and recorded
+ * there whatever vCPU bind_vcpu sends them to.  virq_vcpu: the vCPU whose
+ * virq_port[] records channel ch.
+ */
+bool evtchn_virq_is_global(uint32_t virq);
+unsigned int evtchn_virq_vcpu(const struct evtchn *ch);
 /*
  * Backends (dom0's ends).  alloc_for_backend: a guest port unbound to
  * domain 0, as the toolstack makes for the XenStore and console rings;
@@ -183,6 +199,11 @@ void evtchn_apply_table(struct domain *d, const struct evtchn *table,
 /* Time (time.c). */
 int time_init(struct domain *d) __attribute__((warn_unused_result));
 void time_destroy(struct domain *d);
+/*
+ * The CLOCK_MONOTONIC instant of guest system time system_ns, clamped to
+ * what the clock can express (a guest may name any 64-bit time).
+ */
+struct timespec time_mono_at(const struct domain *d, uint64_t system_ns);
 /* Current system time in ns (the guest's clock). */
 uint64_t time_now_ns(struct domain *d);
 /* Writes vcpu_time_info of vCPU id and the wallclock.  Under the lock. */

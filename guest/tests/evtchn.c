@@ -137,6 +137,15 @@ void scenario_evtchn(void)
 	      "evtchn: bind_interdomain to a closed port rc=%ld", rc);
 	rc = hyp_event_channel_op(EVTCHNOP_bind_virq, &bv);
 	check(rc == -XEN_EINVAL, "evtchn: bind_virq 99 rc=%ld", rc);
+	/* Xen: a global VIRQ binds on vCPU 0 only; a missing vCPU. */
+	bv.virq = VIRQ_CONSOLE;
+	bv.vcpu = 1;
+	rc = hyp_event_channel_op(EVTCHNOP_bind_virq, &bv);
+	check(rc == -XEN_EINVAL, "evtchn: global VIRQ on vCPU 1 rc=%ld", rc);
+	bv.virq = VIRQ_DEBUG;
+	bv.vcpu = 999;
+	rc = hyp_event_channel_op(EVTCHNOP_bind_virq, &bv);
+	check(rc == -XEN_ENOENT, "evtchn: VIRQ on vCPU 999 rc=%ld", rc);
 	rc = hyp_event_channel_op(EVTCHNOP_send, (void *)0x00007fff00000000ul);
 	check(rc == -XEN_EFAULT, "evtchn: send with a bad pointer rc=%ld", rc);
 	rc = hyp_event_channel_op(0x7fff, &st);

@@ -41,6 +41,7 @@ struct domain *vmm_fake_domain(uint16_t domid, unsigned int nr_vcpus)
 	d->nr_vcpus = nr_vcpus;
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_cond_init(&d->parked_cond, NULL);
+	pthread_mutex_init(&d->kick_lock, NULL);
 	loop_clear(&d->loop);
 	xs_domain_clear(&d->xs);
 	consback_clear(&d->cons);

@@ -1,0 +1,361 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The xenbus backend state machine (xenbus_back.h).  One libxenstore
+ * handle (the domain's, xs_domain.c) carries our writes and the watch
+ * events; its fd is a source of the event loop.  Each device watches its
+ * frontend's `state` node with its own token; every event re-reads the
+ * state (watch events only say "look") and steps the machine.
+ */
+#include "xenbus_back.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <xenstore.h>
+
+#include "domain.h"
+#include "log.h"
+
+#define XENBUS_TXN_TRIES 10
+
+static struct log_ratelimit xenbus_rl = LOG_RATELIMIT_INIT;
+
+static const char *xenbus_state_name(unsigned int s)
+{
+	static const char *const names[] = {
+		"Unknown",   "Initialising", "InitWait", "Initialised",
+		"Connected", "Closing",	     "Closed",	 "Reconfiguring",
+		"Reconfigured",
+	};
+
+	return s < sizeof(names) / sizeof(names[0]) ? names[s] : "bad";
+}
+
+static struct xs_handle *xenbus_xsh(struct xenbus_dev *dev)
+{
+	return dev->d->xs.xsh;
+}
+
+int xenbus_dev_read(struct xenbus_dev *dev, const char *key, char *buf,
+		    size_t size)
+{
+	char path[160];
+	unsigned int len;
+	char *v;
+
+	snprintf(path, sizeof(path), "%s/%s", dev->fe_path, key);
+	v = xs_read(xenbus_xsh(dev), XBT_NULL, path, &len);
+	if (!v)
+		return -ENOENT;
+	/* The guest wrote it: bounded, and a string. */
+	if (len >= size) {
+		free(v);
+		return -E2BIG;
+	}
+	memcpy(buf, v, len);
+	buf[len] = '\0';
+	free(v);
+	return 0;
+}
+
+int xenbus_dev_read_uint(struct xenbus_dev *dev, const char *key,
+			 uint64_t max, uint64_t *out)
+{
+	char buf[32], *end;
+	uint64_t v;
+	int rc;
+
+	rc = xenbus_dev_read(dev, key, buf, sizeof(buf));
+	if (rc < 0)
+		return rc;
+	if (buf[0] < '0' || buf[0] > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(buf, &end, 10);
+	if (errno || *end || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+int xenbus_dev_write(struct xenbus_dev *dev, const char *key,
+		     const char *value)
+{
+	char path[160];
+
+	snprintf(path, sizeof(path), "%s/%s", dev->be_path, key);
+	if (!xs_write(xenbus_xsh(dev), XBT_NULL, path, value,
+		      (unsigned int)strlen(value)))
+		return -errno;
+	return 0;
+}
+
+static void xenbus_set_state(struct xenbus_dev *dev, enum xenbus_state s)
+{
+	char v[4];
+
+	snprintf(v, sizeof(v), "%u", (unsigned int)s);
+	if (xenbus_dev_write(dev, "state", v) < 0)
+		log_warn("xenbus: %s: setting state %s", dev->be_path,
+			 xenbus_state_name(s));
+	dev->be_state = s;
+}
+
+/* The frontend's state, or Unknown (node gone, garbage). */
+static enum xenbus_state xenbus_fe_state(struct xenbus_dev *dev)
+{
+	uint64_t v;
+
+	if (xenbus_dev_read_uint(dev, "state", XenbusStateReconfigured, &v) < 0)
+		return XenbusStateUnknown;
+	return (enum xenbus_state)v;
+}
+
+static void xenbus_disconnect(struct xenbus_dev *dev)
+{
+	if (dev->connected) {
+		dev->ops->disconnect(dev);
+		dev->connected = false;
+	}
+}
+
+static void xenbus_fail(struct xenbus_dev *dev, int rc, const char *what)
+{
+	char msg[96];
+
+	snprintf(msg, sizeof(msg), "%d %s", -rc, what);
+	log_warnx_rl(&xenbus_rl, "xenbus: %s: %s", dev->be_path, msg);
+	if (xenbus_dev_write(dev, "error", msg) < 0)
+		log_warn("xenbus: %s: writing its error", dev->be_path);
+	xenbus_disconnect(dev);
+	xenbus_set_state(dev, XenbusStateClosing);
+}
+
+/* One step of the machine for the frontend's current state. */
+static void xenbus_step(struct xenbus_dev *dev)
+{
+	enum xenbus_state fe = xenbus_fe_state(dev);
+	int rc;
+
+	switch (fe) {
+	case XenbusStateInitialised:
+	case XenbusStateConnected:
+		if (dev->be_state != XenbusStateInitWait)
+			break;
+		rc = dev->ops->connect(dev);
+		if (rc < 0) {
+			xenbus_fail(dev, rc, "connecting to the frontend");
+			break;
+		}
+		dev->connected = true;
+		xenbus_set_state(dev, XenbusStateConnected);
+		break;
+	case XenbusStateClosing:
+		if (dev->be_state != XenbusStateClosing &&
+		    dev->be_state != XenbusStateClosed)
+			xenbus_set_state(dev, XenbusStateClosing);
+		break;
+	case XenbusStateClosed:
+	case XenbusStateUnknown:
+		xenbus_disconnect(dev);
+		if (dev->be_state != XenbusStateClosed)
+			xenbus_set_state(dev, XenbusStateClosed);
+		break;
+	case XenbusStateInitialising:
+		/* A frontend starting again after a close: reconnect. */
+		if (dev->be_state == XenbusStateClosed) {
+			xenbus_disconnect(dev);
+			xenbus_set_state(dev, XenbusStateInitWait);
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+static void xenbus_watch_fired(struct domain *d, struct loop_source *s)
+{
+	struct xenbus_back *xb = s->arg;
+	unsigned int i;
+	char **ev;
+
+	(void)d;
+	while ((ev = xs_check_watch(d->xs.xsh))) {
+		for (i = 0; i < xb->nr_devs; i++)
+			if (!strcmp(ev[XS_WATCH_TOKEN], xb->devs[i]->token))
+				xenbus_step(xb->devs[i]);
+		free(ev);
+	}
+}
+
+/* Writes keys[] under dir in transaction t. */
+static bool xenbus_write_kv(struct xs_handle *h, xs_transaction_t t,
+			    const char *dir, const struct xenbus_kv *keys)
+{
+	char path[160];
+
+	for (; keys && keys->key; keys++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, keys->key);
+		if (!xs_write(h, t, path, keys->value,
+			      (unsigned int)strlen(keys->value)))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * The toolstack's part, as libxl writes it: the frontend directory is the
+ * guest's (dom0 reads it), the backend directory dom0's (the guest reads
+ * it); each names the other.
+ */
+static int xenbus_write_dirs(struct xenbus_dev *dev,
+			     const struct xenbus_kv *fe_keys,
+			     const struct xenbus_kv *be_keys)
+{
+	unsigned int domid = dev->d->xen.domid;
+	struct xs_permissions fe_perms[2] = {
+		{.id = domid, .perms = XS_PERM_NONE},
+		{.id = 0, .perms = XS_PERM_READ},
+	};
+	struct xs_permissions be_perms[2] = {
+		{.id = 0, .perms = XS_PERM_NONE},
+		{.id = domid, .perms = XS_PERM_READ},
+	};
+	struct xs_handle *h = xenbus_xsh(dev);
+	char id[16], devid[16], state[4];
+	xs_transaction_t t;
+	int tries;
+
+	snprintf(id, sizeof(id), "%u", domid);
+	snprintf(devid, sizeof(devid), "%u", dev->devid);
+	snprintf(state, sizeof(state), "%u", XenbusStateInitialising);
+	{
+		const struct xenbus_kv fe[] = {
+			{"backend", dev->be_path}, {"backend-id", "0"},
+			{"state", state},	   {"virtual-device", devid},
+			{NULL, NULL},
+		};
+		const struct xenbus_kv be[] = {
+			{"frontend", dev->fe_path}, {"frontend-id", id},
+			{"online", "1"},	    {"state", state},
+			{NULL, NULL},
+		};
+
+		for (tries = 0; tries < XENBUS_TXN_TRIES; tries++) {
+			t = xs_transaction_start(h);
+			if (t == XBT_NULL)
+				break;
+			if (!xs_write(h, t, dev->fe_path, "", 0) ||
+			    !xs_set_permissions(h, t, dev->fe_path, fe_perms,
+						2) ||
+			    !xs_write(h, t, dev->be_path, "", 0) ||
+			    !xs_set_permissions(h, t, dev->be_path, be_perms,
+						2) ||
+			    !xenbus_write_kv(h, t, dev->fe_path, fe) ||
+			    !xenbus_write_kv(h, t, dev->fe_path, fe_keys) ||
+			    !xenbus_write_kv(h, t, dev->be_path, be) ||
+			    !xenbus_write_kv(h, t, dev->be_path, be_keys)) {
+				(void)xs_transaction_end(h, t, true);
+				break;
+			}
+			if (xs_transaction_end(h, t, false))
+				return 0;
+			if (errno != EAGAIN)
+				break;
+		}
+	}
+	log_err("xenbus: writing %s and %s", dev->fe_path, dev->be_path);
+	return -EIO;
+}
+
+static int xenbus_back_watching(struct domain *d)
+{
+	struct xenbus_back *xb = &d->xenbus;
+
+	if (xb->watching)
+		return 0;
+	xb->watch_src = (struct loop_source){xs_fileno(d->xs.xsh),
+					     xenbus_watch_fired, xb};
+	if (xb->watch_src.fd < 0 || loop_add(&d->loop, &xb->watch_src) < 0)
+		return -EIO;
+	xb->watching = true;
+	return 0;
+}
+
+int xenbus_dev_add(struct domain *d, const struct xenbus_dev_ops *ops,
+		   unsigned int devid, void *priv,
+		   const struct xenbus_kv *fe_keys,
+		   const struct xenbus_kv *be_keys)
+{
+	struct xenbus_back *xb = &d->xenbus;
+	struct xenbus_dev *dev;
+	char path[160];
+	int rc;
+
+	if (!d->xs.xsh) {
+		log_errx("xenbus: %s devices need --xenstore", ops->type);
+		return -ENOTCONN;
+	}
+	if (xb->nr_devs == XENBUS_MAX_DEVS)
+		return -ENOSPC;
+	dev = calloc(1, sizeof(*dev));
+	if (!dev)
+		return -ENOMEM;
+	dev->d = d;
+	dev->ops = ops;
+	dev->priv = priv;
+	dev->devid = devid;
+	snprintf(dev->fe_path, sizeof(dev->fe_path),
+		 "/local/domain/%u/device/%s/%u", d->xen.domid, ops->type,
+		 devid);
+	snprintf(dev->be_path, sizeof(dev->be_path),
+		 "/local/domain/0/backend/%s/%u/%u", ops->type, d->xen.domid,
+		 devid);
+	snprintf(dev->token, sizeof(dev->token), "xb-%s-%u", ops->type,
+		 devid);
+	dev->be_state = XenbusStateInitialising;
+	rc = xenbus_write_dirs(dev, fe_keys, be_keys);
+	if (rc == 0)
+		rc = ops->features(dev);
+	if (rc == 0)
+		rc = xenbus_back_watching(d);
+	if (rc < 0) {
+		free(dev);
+		return rc;
+	}
+	xenbus_set_state(dev, XenbusStateInitWait);
+	xb->devs[xb->nr_devs++] = dev;
+	snprintf(path, sizeof(path), "%s/state", dev->fe_path);
+	/* The watch fires once at once: the first step reads the state. */
+	if (!xs_watch(d->xs.xsh, path, dev->token)) {
+		log_err("xenbus: watching %s", path);
+		return -EIO;
+	}
+	log_info("xenbus: %s %u: %s", ops->type, devid, dev->be_path);
+	return 0;
+}
+
+void xenbus_back_destroy(struct domain *d)
+{
+	struct xenbus_back *xb = &d->xenbus;
+	struct xs_handle *h = d->xs.xsh;
+	unsigned int i;
+
+	for (i = 0; i < xb->nr_devs; i++) {
+		struct xenbus_dev *dev = xb->devs[i];
+
+		xenbus_disconnect(dev);
+		if (h) {
+			(void)xs_rm(h, XBT_NULL, dev->be_path);
+			(void)xs_rm(h, XBT_NULL, dev->fe_path);
+		}
+		dev->ops->destroy(dev);
+		free(dev);
+		xb->devs[i] = NULL;
+	}
+	xb->nr_devs = 0;
+	xb->watching = false;
+}

@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The backend half of Xen's split drivers, as Dom0 runs it: for each of
+ * the domain's devices a frontend directory
+ * /local/domain/<domid>/device/<type>/<devid> (the guest's, dom0 reads)
+ * and a backend directory /local/domain/0/backend/<type>/<domid>/<devid>
+ * (dom0's, the guest reads), laid out as Xen's libxl does, and the xenbus
+ * state machine (xen/io/xenbus.h) driven by watches on the frontend's
+ * state:
+ *
+ *   backend Initialising -> (features written) InitWait
+ *   frontend Initialised/Connected -> connect() -> backend Connected
+ *   frontend Closing -> backend Closing
+ *   frontend Closed (or gone) -> disconnect() -> backend Closed
+ *   frontend Initialising again while backend Closed -> InitWait (reconnect)
+ *
+ * A device type supplies ops; everything runs on the domain's event loop,
+ * and a device whose frontend misbehaves fails alone (its backend goes to
+ * Closing with an `error` node; the others go on).
+ */
+#ifndef XENIA_VMM_XENBUS_BACK_H
+#define XENIA_VMM_XENBUS_BACK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "loop.h"
+#include "xen.h"
+
+#include <xen/io/xenbus.h>
+
+#define XENBUS_MAX_DEVS 16
+
+struct domain;
+struct xenbus_dev;
+
+struct xenbus_dev_ops {
+	const char *type; /* "vbd", "vif" */
+	/* Writes the backend's feature keys (before InitWait). */
+	int (*features)(struct xenbus_dev *dev);
+	/* The frontend is ready: read its keys, map its rings, go. */
+	int (*connect)(struct xenbus_dev *dev);
+	/* Stop, release every grant and port; safe when not connected. */
+	void (*disconnect)(struct xenbus_dev *dev);
+	/* The device goes away with the domain. */
+	void (*destroy)(struct xenbus_dev *dev);
+};
+
+/* A key and value for the directories the toolstack writes. */
+struct xenbus_kv {
+	const char *key;
+	const char *value;
+};
+
+struct xenbus_dev {
+	struct domain *d;
+	const struct xenbus_dev_ops *ops;
+	void *priv;
+	unsigned int devid;
+	char fe_path[96];
+	char be_path[96];
+	char token[32];
+	enum xenbus_state be_state;
+	bool connected;
+};
+
+struct xenbus_back {
+	struct loop_source watch_src;
+	struct xenbus_dev *devs[XENBUS_MAX_DEVS];
+	unsigned int nr_devs;
+	bool watching;
+};
+
+/*
+ * Adds a device: writes both directories (the toolstack's part, with the
+ * extra keys given, each list ended by a {NULL, NULL}), runs features(),
+ * goes to InitWait and watches the frontend.  Needs --xenstore.  0 or
+ * -errno; on failure the device is not added.
+ */
+int xenbus_dev_add(struct domain *d, const struct xenbus_dev_ops *ops,
+		   unsigned int devid, void *priv,
+		   const struct xenbus_kv *fe_keys,
+		   const struct xenbus_kv *be_keys)
+	__attribute__((warn_unused_result));
+
+/* Disconnects and destroys every device, removes their directories. */
+void xenbus_back_destroy(struct domain *d);
+
+/* For the ops: keys of the frontend's directory and the backend's. */
+int xenbus_dev_read(struct xenbus_dev *dev, const char *key, char *buf,
+		    size_t size) __attribute__((warn_unused_result));
+int xenbus_dev_read_uint(struct xenbus_dev *dev, const char *key,
+			 uint64_t max, uint64_t *out)
+	__attribute__((warn_unused_result));
+int xenbus_dev_write(struct xenbus_dev *dev, const char *key,
+		     const char *value) __attribute__((warn_unused_result));
+
+#endif
