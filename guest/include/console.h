@@ -9,7 +9,7 @@
 void console_write(const char *buf, unsigned long len);
 int printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* reason is SHUTDOWN_poweroff or SHUTDOWN_crash. */
+/* reason: SHUTDOWN_* (without Xen: poweroff, or anything else as a failure). */
 __attribute__((noreturn)) void guest_shutdown(unsigned int reason);
 __attribute__((noreturn, format(printf, 1, 2)))
 void panic(const char *fmt, ...);

@@ -38,6 +38,7 @@ void scenario_evtchn(void);
 void scenario_timer(void);
 void scenario_hcbench(void);
 void scenario_shutdown_code(void);
+void scenario_idle(void);
 void scenario_console(void);
 void scenario_console_flood(void);
 void scenario_console_echo(void);
