@@ -4,8 +4,8 @@
 
     make-fuzz-corpus.py OUTDIR
 
-creates OUTDIR/fuzz_wire, fuzz_ring, fuzz_journal, fuzz_elf and
-fuzz_vmm_state with a few small inputs each, in the input formats described at the top of each
+creates OUTDIR/fuzz_wire, fuzz_ring, fuzz_journal, fuzz_elf,
+fuzz_vmm_state and fuzz_blkif with a few small inputs each, in the input formats described at the top of each
 harness.  The seeds are generated, not committed: scripts/run-fuzz.sh calls
 this when a corpus directory is missing.  Standard library only.
 """
@@ -321,6 +321,88 @@ def vmm_state_seeds():
     }
 
 
+# --- fuzz_blkif: u8 config, then (opcode, bytes) ops ---------------------
+
+B_RAW, B_TEMPLATE, B_PUSH, B_REAP, B_INDIRECT, B_GRANT, B_RECONNECT = range(7)
+# Template kinds: indexes into the harness's ops[] table.
+K_READ, K_WRITE, K_BARRIER, K_FLUSH, K_DISCARD, K_INDIRECT = range(6)
+
+
+def b_tmpl(kind, nseg=1, sector=0, ref=0, sects=0x80, flags=0, rid=1):
+    """A template request: sects 0x80 = whole pages (sectors 0..7)."""
+    return bytes([B_TEMPLATE, kind, nseg]) + struct.pack("<H", sector) + \
+        bytes([ref, sects, flags, rid])
+
+
+def b_push(corrupt=0):
+    return bytes([B_PUSH, corrupt])
+
+
+def b_reap(all_=1):
+    return bytes([B_REAP, all_])
+
+
+def blkif_seeds():
+    raw_req = struct.pack("<BBHQQ", 1, 1, 0, 9, 8) + \
+        struct.pack("<IBB", 33, 0, 7) + bytes(2) + bytes(80)
+    s = {}
+    s["rw"] = bytes([0]) + b"".join([
+        b_tmpl(K_WRITE, nseg=3, sector=8, rid=1),
+        b_tmpl(K_READ, nseg=3, sector=8, ref=20, rid=2),
+        b_push(), b_reap(),
+        b_tmpl(K_READ, nseg=11, sector=0, rid=3),
+        b_push(), b_reap(0), b_reap(),
+    ])
+    s["multi-page"] = bytes([3]) + b"".join(
+        [b_tmpl(K_WRITE if i % 2 else K_READ, nseg=1 + i % 11,
+                sector=i % 100, ref=i, rid=i) for i in range(40)] +
+        [b_push(), b_reap()])
+    s["indirect"] = bytes([1]) + b"".join([
+        b_tmpl(K_INDIRECT, nseg=16, ref=0, flags=1, rid=4),
+        b_push(), b_reap(),
+        bytes([B_INDIRECT, 0]) + struct.pack("<H", 3) +
+        struct.pack("<IBB", 40, 2, 5),
+        b_tmpl(K_INDIRECT, nseg=16, ref=0, flags=0, rid=5),
+        b_push(), b_reap(),
+    ])
+    s["flush-barrier"] = bytes([0]) + b"".join([
+        b_tmpl(K_WRITE, nseg=2, sector=16, rid=6),
+        b_tmpl(K_FLUSH, nseg=0, rid=7),
+        b_tmpl(K_READ, nseg=1, sector=16, rid=8),
+        b_tmpl(K_BARRIER, nseg=1, sector=24, rid=9),
+        b_tmpl(K_READ, nseg=1, sector=24, rid=10),
+        b_push(), b_reap(),
+    ])
+    s["discard"] = bytes([2]) + b"".join([
+        b_tmpl(K_WRITE, nseg=4, sector=0, rid=11),
+        b_tmpl(K_DISCARD, nseg=16, sector=8, rid=12),
+        b_tmpl(K_DISCARD, nseg=8, sector=0, flags=1, rid=13),
+        b_push(), b_reap(),
+    ])
+    s["read-only"] = bytes([4]) + b"".join([
+        b_tmpl(K_WRITE, nseg=1, rid=14),
+        b_tmpl(K_READ, nseg=1, rid=15),
+        b_tmpl(K_FLUSH, nseg=0, rid=16),
+        b_push(), b_reap(),
+    ])
+    s["corrupt"] = bytes([0]) + b"".join([
+        b_tmpl(K_READ, nseg=1, rid=17), b_push(0x85), b_reap(),
+        b_tmpl(K_READ, nseg=1, rid=18), b_push(),
+    ])
+    s["reconnect"] = bytes([1]) + b"".join([
+        b_tmpl(K_WRITE, nseg=2, rid=19), b_push(),
+        bytes([B_GRANT, 3, 0]), bytes([B_RECONNECT, 0]),
+        b_tmpl(K_READ, nseg=2, rid=20), b_push(),
+        bytes([B_RECONNECT, 1]),
+        b_tmpl(K_WRITE, nseg=11, rid=21), b_push(),
+    ])
+    s["disconnect-in-flight"] = bytes([8 | 1]) + b"".join(
+        [b_tmpl(K_WRITE, nseg=11, sector=i * 8, ref=i, rid=i)
+         for i in range(10)] + [b_push()])
+    s["raw"] = bytes([0, B_RAW]) + raw_req + b_push() + b_reap()
+    return s
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit("usage: make-fuzz-corpus.py OUTDIR")
@@ -328,7 +410,8 @@ def main():
                         ("fuzz_ring", ring_seeds()),
                         ("fuzz_journal", journal_seeds()),
                         ("fuzz_elf", elf_seeds()),
-                        ("fuzz_vmm_state", vmm_state_seeds())):
+                        ("fuzz_vmm_state", vmm_state_seeds()),
+                        ("fuzz_blkif", blkif_seeds())):
         d = os.path.join(sys.argv[1], name)
         os.makedirs(d, exist_ok=True)
         for seed, data in seeds.items():

@@ -24,6 +24,7 @@ void domain_init(struct domain *d, uint16_t domid)
 	pthread_mutex_init(&d->kick_lock, NULL);
 	loop_clear(&d->loop);
 	xs_domain_clear(&d->xs);
+	xenbus_back_init(&d->xenbus);
 	consback_clear(&d->cons);
 	d->exit_status = VMM_EXIT_ERROR;
 	d->shutdown_code = -1;

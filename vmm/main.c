@@ -19,10 +19,15 @@
 #include "domain.h"
 #include "log.h"
 #include "mem.h"
+#include "vbd.h"
 #include "xen.h"
+
+#define VMM_MAX_DISKS 8
 
 struct vmm_args {
 	struct domain_config cfg;
+	const char *disks[VMM_MAX_DISKS];
+	unsigned int nr_disks;
 	bool xenstore;
 	const char *name;
 	const char *uuid;
@@ -36,7 +41,8 @@ static void usage(FILE *f)
 		"                 [--cmdline STRING] [--initrd FILE]\n"
 		"                 [--domid ID] [--xenstore [--name NAME]\n"
 		"                 [--uuid UUID]] [--console stdio|pty|none]\n"
-		"                 [--console-log FILE] [-v]\n"
+		"                 [--console-log FILE] [--disk SPEC]... [-v]\n"
+		"SPEC: [phy:|file:]PATH,VDEV[,r|w], as xm configs write it\n"
 		"Runs one PVH domain on /dev/kvm behind the Xen ABI.\n"
 		"Exit status: 0 poweroff, 1 error, 2 usage, 64+reason for\n"
 		"other shutdowns (65 reboot, 66 suspend, 67 crash).\n");
@@ -72,6 +78,7 @@ static int parse_args(int argc, char **argv, struct vmm_args *a)
 		{"uuid", required_argument, NULL, 'u'},
 		{"console", required_argument, NULL, 'C'},
 		{"console-log", required_argument, NULL, 'L'},
+		{"disk", required_argument, NULL, 'D'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -147,6 +154,14 @@ static int parse_args(int argc, char **argv, struct vmm_args *a)
 		case 'L':
 			a->cfg.console_log = optarg;
 			break;
+		case 'D':
+			if (a->nr_disks == VMM_MAX_DISKS) {
+				log_errx("--disk: at most %d disks",
+					 VMM_MAX_DISKS);
+				return -EINVAL;
+			}
+			a->disks[a->nr_disks++] = optarg;
+			break;
 		case 'v':
 			a->verbose = true;
 			break;
@@ -162,6 +177,11 @@ static int parse_args(int argc, char **argv, struct vmm_args *a)
 		log_errx("unexpected argument '%s'", argv[optind]);
 		return -EINVAL;
 	}
+	if (a->nr_disks && !a->xenstore) {
+		log_errx("--disk needs --xenstore: devices meet their "
+			 "frontends through XenStore");
+		return -EINVAL;
+	}
 	if (!a->cfg.kernel || !a->cfg.memory_mib) {
 		log_errx("--kernel and --memory are required");
 		usage(stderr);
@@ -170,16 +190,21 @@ static int parse_args(int argc, char **argv, struct vmm_args *a)
 	return 0;
 }
 
-/* --xenstore: the domain's home in xenstored, named --name. */
+/* --xenstore: the domain's home in xenstored, named --name; devices. */
 static int vmm_xenstore(struct domain *d, const struct vmm_args *a)
 {
 	char name[64];
+	unsigned int i;
+	int rc;
 
 	if (a->name)
 		snprintf(name, sizeof(name), "%s", a->name);
 	else
 		snprintf(name, sizeof(name), "xenia-%u", d->xen.domid);
-	return xs_domain_setup(d, name, a->uuid);
+	rc = xs_domain_setup(d, name, a->uuid);
+	for (i = 0; rc == 0 && i < a->nr_disks; i++)
+		rc = vbd_add(d, a->disks[i]);
+	return rc;
 }
 
 int main(int argc, char **argv)

@@ -117,12 +117,13 @@ static enum xenbus_state xenbus_fe_state(struct xenbus_dev *dev)
 static void xenbus_disconnect(struct xenbus_dev *dev)
 {
 	if (dev->connected) {
-		dev->ops->disconnect(dev);
 		dev->connected = false;
+		if (dev->ops->disconnect(dev) == -EINPROGRESS)
+			dev->draining = true;
 	}
 }
 
-static void xenbus_fail(struct xenbus_dev *dev, int rc, const char *what)
+void xenbus_dev_fail(struct xenbus_dev *dev, int rc, const char *what)
 {
 	char msg[96];
 
@@ -147,10 +148,17 @@ static void xenbus_step(struct xenbus_dev *dev)
 			break;
 		rc = dev->ops->connect(dev);
 		if (rc < 0) {
-			xenbus_fail(dev, rc, "connecting to the frontend");
+			xenbus_dev_fail(dev, rc, "connecting to the frontend");
 			break;
 		}
 		dev->connected = true;
+		/* An error of an earlier connection is history now. */
+		{
+			char path[160];
+
+			snprintf(path, sizeof(path), "%s/error", dev->be_path);
+			(void)xs_rm(xenbus_xsh(dev), XBT_NULL, path);
+		}
 		xenbus_set_state(dev, XenbusStateConnected);
 		break;
 	case XenbusStateClosing:
@@ -161,12 +169,13 @@ static void xenbus_step(struct xenbus_dev *dev)
 	case XenbusStateClosed:
 	case XenbusStateUnknown:
 		xenbus_disconnect(dev);
-		if (dev->be_state != XenbusStateClosed)
+		/* Closed only once no I/O can touch the guest's pages. */
+		if (!dev->draining && dev->be_state != XenbusStateClosed)
 			xenbus_set_state(dev, XenbusStateClosed);
 		break;
 	case XenbusStateInitialising:
 		/* A frontend starting again after a close: reconnect. */
-		if (dev->be_state == XenbusStateClosed) {
+		if (dev->be_state == XenbusStateClosed && !dev->draining) {
 			xenbus_disconnect(dev);
 			xenbus_set_state(dev, XenbusStateInitWait);
 		}
@@ -176,19 +185,26 @@ static void xenbus_step(struct xenbus_dev *dev)
 	}
 }
 
+void xenbus_dev_disconnected(struct xenbus_dev *dev)
+{
+	dev->draining = false;
+	xenbus_step(dev);
+}
+
 static void xenbus_watch_fired(struct domain *d, struct loop_source *s)
 {
 	struct xenbus_back *xb = s->arg;
 	unsigned int i;
 	char **ev;
 
-	(void)d;
+	pthread_mutex_lock(&xb->lock);
 	while ((ev = xs_check_watch(d->xs.xsh))) {
 		for (i = 0; i < xb->nr_devs; i++)
 			if (!strcmp(ev[XS_WATCH_TOKEN], xb->devs[i]->token))
 				xenbus_step(xb->devs[i]);
 		free(ev);
 	}
+	pthread_mutex_unlock(&xb->lock);
 }
 
 /* Writes keys[] under dir in transaction t. */
@@ -327,7 +343,9 @@ int xenbus_dev_add(struct domain *d, const struct xenbus_dev_ops *ops,
 		return rc;
 	}
 	xenbus_set_state(dev, XenbusStateInitWait);
+	pthread_mutex_lock(&xb->lock);
 	xb->devs[xb->nr_devs++] = dev;
+	pthread_mutex_unlock(&xb->lock);
 	snprintf(path, sizeof(path), "%s/state", dev->fe_path);
 	/* The watch fires once at once: the first step reads the state. */
 	if (!xs_watch(d->xs.xsh, path, dev->token)) {
@@ -336,6 +354,12 @@ int xenbus_dev_add(struct domain *d, const struct xenbus_dev_ops *ops,
 	}
 	log_info("xenbus: %s %u: %s", ops->type, devid, dev->be_path);
 	return 0;
+}
+
+void xenbus_back_init(struct xenbus_back *xb)
+{
+	memset(xb, 0, sizeof(*xb));
+	pthread_mutex_init(&xb->lock, NULL);
 }
 
 void xenbus_back_destroy(struct domain *d)
@@ -349,7 +373,12 @@ void xenbus_back_destroy(struct domain *d)
 
 		xenbus_disconnect(dev);
 		if (h) {
-			(void)xs_rm(h, XBT_NULL, dev->be_path);
+			char dir[96];
+
+			/* As libxl: backend/<type>/<domid> goes as a whole. */
+			snprintf(dir, sizeof(dir), "/local/domain/0/backend/%s/%u",
+				 dev->ops->type, d->xen.domid);
+			(void)xs_rm(h, XBT_NULL, dir);
 			(void)xs_rm(h, XBT_NULL, dev->fe_path);
 		}
 		dev->ops->destroy(dev);

@@ -21,6 +21,7 @@
 #ifndef XENIA_VMM_XENBUS_BACK_H
 #define XENIA_VMM_XENBUS_BACK_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -41,8 +42,12 @@ struct xenbus_dev_ops {
 	int (*features)(struct xenbus_dev *dev);
 	/* The frontend is ready: read its keys, map its rings, go. */
 	int (*connect)(struct xenbus_dev *dev);
-	/* Stop, release every grant and port; safe when not connected. */
-	void (*disconnect)(struct xenbus_dev *dev);
+	/*
+	 * Stop, release every grant and port.  0 when done; -EINPROGRESS
+	 * while I/O drains: the device calls xenbus_dev_disconnected() when
+	 * it has, and the backend only then says Closed.
+	 */
+	int (*disconnect)(struct xenbus_dev *dev);
 	/* The device goes away with the domain. */
 	void (*destroy)(struct xenbus_dev *dev);
 };
@@ -63,9 +68,12 @@ struct xenbus_dev {
 	char token[32];
 	enum xenbus_state be_state;
 	bool connected;
+	bool draining; /* a disconnect waits for I/O to finish */
 };
 
 struct xenbus_back {
+	/* devs and nr_devs: added on the main thread, used on the loop's. */
+	pthread_mutex_t lock;
 	struct loop_source watch_src;
 	struct xenbus_dev *devs[XENBUS_MAX_DEVS];
 	unsigned int nr_devs;
@@ -84,8 +92,17 @@ int xenbus_dev_add(struct domain *d, const struct xenbus_dev_ops *ops,
 		   const struct xenbus_kv *be_keys)
 	__attribute__((warn_unused_result));
 
+void xenbus_back_init(struct xenbus_back *xb);
 /* Disconnects and destroys every device, removes their directories. */
 void xenbus_back_destroy(struct domain *d);
+
+/* A disconnect that returned -EINPROGRESS has finished. */
+void xenbus_dev_disconnected(struct xenbus_dev *dev);
+/*
+ * The frontend misbehaved (rc, what): the device disconnects and the
+ * backend goes to Closing with an `error` node; other devices go on.
+ */
+void xenbus_dev_fail(struct xenbus_dev *dev, int rc, const char *what);
 
 /* For the ops: keys of the frontend's directory and the backend's. */
 int xenbus_dev_read(struct xenbus_dev *dev, const char *key, char *buf,

@@ -44,6 +44,7 @@ struct domain *vmm_fake_domain(uint16_t domid, unsigned int nr_vcpus)
 	pthread_mutex_init(&d->kick_lock, NULL);
 	loop_clear(&d->loop);
 	xs_domain_clear(&d->xs);
+	xenbus_back_init(&d->xenbus);
 	consback_clear(&d->cons);
 	pthread_mutex_init(&x->lock, NULL);
 	pthread_cond_init(&x->wake, NULL);

@@ -1,0 +1,241 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Virtual block devices: the xenbus glue between a disk spec
+ * (`--disk file:/img,xvda,w`), the xenbus state machine (xenbus_back.c)
+ * and the block engine (blkback.c).
+ *
+ * connect() reads what the frontend wrote (ring-ref or ring-page-order
+ * with ring-ref0..N-1, event-channel, protocol), binds dom0's end of its
+ * event channel (a kick eventfd on our loop) and hands the ring to
+ * blkback.  The frontend's values are hostile: every one is parsed with
+ * bounds, and a bad one fails this device alone.
+ */
+#include "vbd.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "blkback.h"
+#include "diskspec.h"
+#include "domain.h"
+#include "log.h"
+#include "xenbus_back.h"
+
+#include <xen/io/protocols.h>
+
+struct vbd {
+	struct domain *d;
+	struct xenbus_dev *dev;
+	struct diskspec spec;
+	struct blkback *bb;
+	struct gnttab_grantee grantee;
+	int kick_fd;
+	struct loop_source kick_src;
+	uint32_t dport; /* dom0's end, 0 when unbound */
+};
+
+static void vbd_notify(void *ctx)
+{
+	struct vbd *v = ctx;
+
+	if (v->dport)
+		evtchn_backend_notify(v->d, v->dport);
+}
+
+static void vbd_event(void *ctx, enum blkback_event ev)
+{
+	struct vbd *v = ctx;
+
+	if (!v->dev)
+		return;
+	if (ev == BLKBACK_EV_BROKEN)
+		xenbus_dev_fail(v->dev, -EPROTO, "the frontend broke its ring");
+	else
+		xenbus_dev_disconnected(v->dev);
+}
+
+static void vbd_kicked(struct domain *d, struct loop_source *s)
+{
+	struct vbd *v = s->arg;
+	uint64_t n;
+
+	(void)d;
+	if (read(v->kick_fd, &n, sizeof(n)) == sizeof(n))
+		blkback_kick(v->bb);
+}
+
+static void vbd_put(void *ctx, const char *key, const char *value)
+{
+	struct xenbus_dev *dev = ctx;
+
+	if (xenbus_dev_write(dev, key, value) < 0)
+		log_warn("vbd: %s: writing %s", dev->be_path, key);
+}
+
+static int vbd_features(struct xenbus_dev *dev)
+{
+	struct vbd *v = dev->priv;
+
+	v->dev = dev;
+	blkback_features(v->bb, vbd_put, dev);
+	return 0;
+}
+
+static void vbd_unbind(struct vbd *v)
+{
+	if (v->dport)
+		evtchn_backend_unbind(v->d, v->dport);
+	v->dport = 0;
+}
+
+static int vbd_connect(struct xenbus_dev *dev)
+{
+	struct vbd *v = dev->priv;
+	grant_ref_t refs[BLKBACK_MAX_RING_PAGES];
+	char protocol[32], key[20];
+	uint64_t order = 0, port, ref;
+	unsigned int i, n;
+	int rc, dport;
+
+	/* ring-page-order absent: one page named by ring-ref. */
+	rc = xenbus_dev_read_uint(dev, "ring-page-order",
+				  BLKBACK_MAX_RING_ORDER, &order);
+	if (rc == -ENOENT)
+		order = 0;
+	else if (rc < 0)
+		return rc;
+	n = 1u << order;
+	for (i = 0; i < n; i++) {
+		if (rc == -ENOENT)
+			snprintf(key, sizeof(key), "ring-ref");
+		else
+			snprintf(key, sizeof(key), "ring-ref%u", i);
+		if (xenbus_dev_read_uint(dev, key, UINT32_MAX, &ref) < 0)
+			return -EINVAL;
+		refs[i] = (grant_ref_t)ref;
+	}
+	if (xenbus_dev_read_uint(dev, "event-channel", EVTCHN_MAX - 1,
+				 &port) < 0)
+		return -EINVAL;
+	if (xenbus_dev_read(dev, "protocol", protocol, sizeof(protocol)) < 0)
+		snprintf(protocol, sizeof(protocol), "%s",
+			 XEN_IO_PROTO_ABI_NATIVE);
+	dport = evtchn_backend_bind(v->d, (uint32_t)port, v->kick_fd);
+	if (dport < 0)
+		return dport;
+	v->dport = (uint32_t)dport;
+	rc = blkback_connect(v->bb, refs, n, protocol);
+	if (rc < 0) {
+		vbd_unbind(v);
+		return rc;
+	}
+	return 0;
+}
+
+static int vbd_disconnect(struct xenbus_dev *dev)
+{
+	struct vbd *v = dev->priv;
+	int rc = blkback_disconnect(v->bb);
+
+	/* Draining requests may still notify; the port goes after. */
+	if (rc != -EINPROGRESS)
+		vbd_unbind(v);
+	return rc;
+}
+
+static void vbd_destroy(struct xenbus_dev *dev)
+{
+	struct vbd *v = dev->priv;
+
+	blkback_close(v->bb);
+	vbd_unbind(v);
+	loop_del(&v->d->loop, &v->kick_src);
+	close(v->kick_fd);
+	free(v);
+}
+
+static const struct xenbus_dev_ops vbd_ops = {
+	.type = "vbd",
+	.features = vbd_features,
+	.connect = vbd_connect,
+	.disconnect = vbd_disconnect,
+	.destroy = vbd_destroy,
+};
+
+int vbd_add(struct domain *d, const char *spec)
+{
+	struct blkback_env env = {0};
+	char err[256], name[48];
+	struct vbd *v;
+	int rc;
+
+	v = calloc(1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	v->d = d;
+	v->kick_fd = -1;
+	if (diskspec_parse(spec, &v->spec, err, sizeof(err)) < 0) {
+		log_errx("--disk %s", err);
+		rc = -EINVAL;
+		goto fail;
+	}
+	v->grantee = (struct gnttab_grantee){.d = d, .domid = 0};
+	snprintf(name, sizeof(name), "dom %u vbd %u", d->xen.domid,
+		 v->spec.devid);
+	env.gnttab = &gnttab_domain_ops;
+	env.gnttab_ctx = &v->grantee;
+	env.notify = vbd_notify;
+	env.event = vbd_event;
+	env.ctx = v;
+	env.loop = &d->loop;
+	env.name = name;
+	rc = blkback_open(&v->bb, v->spec.path, v->spec.readonly, &env);
+	if (rc < 0) {
+		log_errx("--disk %s: %s: %s", spec, v->spec.path,
+			 strerror(-rc));
+		goto fail;
+	}
+	v->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (v->kick_fd < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	v->kick_src = (struct loop_source){v->kick_fd, vbd_kicked, v};
+	rc = loop_add(&d->loop, &v->kick_src);
+	if (rc < 0)
+		goto fail;
+	{
+		const struct xenbus_kv fe[] = {
+			{"device-type", "disk"},
+			{NULL, NULL},
+		};
+		const struct xenbus_kv be[] = {
+			{"params", v->spec.path},
+			{"type", v->spec.is_phy ? "phy" : "file"},
+			{"mode", v->spec.readonly ? "r" : "w"},
+			{"dev", v->spec.vdev},
+			{"device-type", "disk"},
+			{"removable", "0"},
+			{"bootable", "1"},
+			{NULL, NULL},
+		};
+
+		rc = xenbus_dev_add(d, &vbd_ops, v->spec.devid, v, fe, be);
+	}
+	if (rc < 0)
+		goto fail;
+	return 0;
+fail:
+	if (v->bb)
+		blkback_close(v->bb);
+	if (v->kick_fd >= 0) {
+		loop_del(&d->loop, &v->kick_src);
+		close(v->kick_fd);
+	}
+	free(v);
+	return rc;
+}
