@@ -45,6 +45,8 @@ static const struct scenario scenarios[] = {
 	  .in_default = 1 },
 	{ .name = "xenstore", .run = scenario_xenstore, .needs_xen = 1,
 	  .in_default = 1 },
+	{ .name = "blk", .run = scenario_blk, .needs_xen = 1 },
+	{ .name = "blk-hostile", .run = scenario_blk_hostile, .needs_xen = 1 },
 };
 
 int check(int ok, const char *fmt, ...)

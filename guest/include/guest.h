@@ -45,5 +45,7 @@ void scenario_console_echo(void);
 void scenario_smp(void);
 void scenario_grant(void);
 void scenario_xenstore(void);
+void scenario_blk(void);
+void scenario_blk_hostile(void);
 
 #endif
