@@ -141,3 +141,37 @@ def test_xenstore_skips_without_a_store():
     assert p.returncode == 0, show(p)
     assert "SKIP: xenstore: no store ring" in p.stdout.splitlines(), show(p)
     assert verdicts(p.stdout) == [], show(p)
+
+
+@pytest.mark.xenia_only("a guest domain needs hv.sock")
+def test_garbage_in_one_ring_harms_only_that_domain(daemon, monkeypatch):
+    """A guest that breaks its ring loses it; a neighbour does not notice.
+
+    Domain 7 writes a request index a ring ahead (test=xenstore-garbage)
+    while domain 8 runs every XenStore check; xenstored marks 7's ring
+    broken and keeps serving 8 and dom0.
+    """
+    _need_xenstore_vmm()
+    monkeypatch.setenv("XENIA_RUNDIR", str(daemon.rundir))
+    env = dict(os.environ)
+    bad = subprocess.Popen(
+        [str(VMM), "--kernel", str(GUEST), "--memory", "32", "--xenstore",
+         "--domid", "7", "--cmdline", "test=xenstore-garbage"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    good = run_vmm(GUEST, "test=xenstore", memory=32,
+                   extra=["--xenstore", "--domid", "8"])
+    out, err = bad.communicate(timeout=TIMEOUT)
+    assert bad.returncode == 0, (out, err)
+    assert "PASS: xenstore-garbage: xenstored marked the ring broken " \
+        "(error 2)" in out, (out, err)
+    assert good.returncode == 0, show(good)
+    lines = verdicts(good.stdout)
+    assert len(lines) == XENSTORE_CHECKS and \
+        not [l for l in lines if "FAIL" in l], show(good)
+    # dom0 is served too.
+    assert daemon.proc.poll() is None, "xenstored died"
+    subprocess.run(["xenstore-write", "/tool/alive", "yes"], env=daemon.env,
+                   check=True, timeout=TIMEOUT)
+    p = subprocess.run(["xenstore-read", "/tool/alive"], env=daemon.env,
+                       stdout=subprocess.PIPE, text=True, timeout=TIMEOUT)
+    assert p.stdout.strip() == "yes"

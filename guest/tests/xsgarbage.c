@@ -1,0 +1,61 @@
+/*
+ * test=xenstore-garbage: the guest breaks its own XenStore ring, as a
+ * buggy or hostile guest might: a request producer index a whole ring
+ * ahead of the consumer.  xenstored must mark the ring broken
+ * (XENSTORE_ERROR_RINGIDX in the page's error field, which it offers
+ * with XENSTORE_SERVER_FEATURE_ERROR) and stop serving it; the
+ * integration test checks that xenstored, the vmm and other domains are
+ * unharmed.  The guest itself runs on and powers off.
+ */
+#include "console.h"
+#include "events.h"
+#include "guest.h"
+#include "hypercall.h"
+
+#include <xen/io/xs_wire.h>
+
+#define MS 1000000ull
+
+static long xsg_param(uint32_t index, uint64_t *value)
+{
+	struct xen_hvm_param p = { .domid = DOMID_SELF, .index = index };
+	long rc = hyp_hvm_op(HVMOP_get_param, &p);
+
+	*value = p.value;
+	return rc;
+}
+
+void scenario_xenstore_garbage(void)
+{
+	struct xenstore_domain_interface *r;
+	uint64_t pfn = 0, port = 0, end;
+	evtchn_port_t p;
+	struct sched_poll poll;
+
+	if (events_init() || xsg_param(HVM_PARAM_STORE_PFN, &pfn) || !pfn ||
+	    xsg_param(HVM_PARAM_STORE_EVTCHN, &port) || !port) {
+		printf("SKIP: xenstore-garbage: no store ring\n");
+		return;
+	}
+	r = (struct xenstore_domain_interface *)(uintptr_t)(pfn << 12);
+	check(r->server_features & XENSTORE_SERVER_FEATURE_ERROR,
+	      "xenstore-garbage: xenstored offers the error field (0x%x)",
+	      r->server_features);
+
+	__atomic_store_n(&r->req_prod, r->req_cons + 4 * XENSTORE_RING_SIZE,
+			 __ATOMIC_RELEASE);
+	p = (evtchn_port_t)port;
+	(void)ev_send(p);
+
+	end = events_time_ns() + 5000 * MS;
+	while (!__atomic_load_n(&r->error, __ATOMIC_ACQUIRE) &&
+	       events_time_ns() < end) {
+		poll.ports.p = &p;
+		poll.nr_ports = 1;
+		poll.timeout = events_time_ns() + 10 * MS;
+		(void)hyp_sched_op(SCHEDOP_poll, &poll);
+	}
+	check(r->error == XENSTORE_ERROR_RINGIDX,
+	      "xenstore-garbage: xenstored marked the ring broken (error %u)",
+	      r->error);
+}
