@@ -47,6 +47,7 @@ bench: deps build
 	bench/xenstore/run.sh
 	bench/boot/run.sh
 	bench/hypercall/run.sh
+	bench/blk/run.sh
 
 clean:
 	rm -rf $(BUILD) $(FUZZ_BUILD)

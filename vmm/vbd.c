@@ -150,7 +150,17 @@ static int vbd_disconnect(struct xenbus_dev *dev)
 static void vbd_destroy(struct xenbus_dev *dev)
 {
 	struct vbd *v = dev->priv;
+	struct blkback_stats st;
 
+	/* The figures bench/blk reads; useful to an administrator too. */
+	blkback_get_stats(v->bb, &st);
+	log_info("vbd %u: %llu requests (%llu errors), %llu notifications, "
+		 "%llu bytes read, %llu written",
+		 v->spec.devid, (unsigned long long)st.requests,
+		 (unsigned long long)st.errors,
+		 (unsigned long long)st.notifications,
+		 (unsigned long long)st.bytes_read,
+		 (unsigned long long)st.bytes_written);
 	blkback_close(v->bb);
 	vbd_unbind(v);
 	loop_del(&v->d->loop, &v->kick_src);
