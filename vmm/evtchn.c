@@ -78,10 +78,13 @@ static void evtchn_inject(struct domain *d, unsigned int id)
 	    log_ratelimit_ok(&evtchn_rl))
 		log_warn("evtchn: KVM_SIGNAL_MSI to vCPU %u", id);
 	/*
-	 * An emulated CPL0 guest notices the interrupt only after its
-	 * current batch; the signal makes it notice now.
+	 * An emulated CPL0 guest in KVM_RUN notices the interrupt only after
+	 * its current batch; the signal makes it notice now.  A vCPU outside
+	 * KVM_RUN (blocked in a hypercall, or handling an exit) takes it on
+	 * entry: the MSI is in its LAPIC already, and a kick would only cost
+	 * it a spurious exit.
 	 */
-	if (v->run)
+	if (v->run && __atomic_load_n(&v->in_run, __ATOMIC_SEQ_CST))
 		vcpu_kick(v);
 }
 

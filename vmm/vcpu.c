@@ -245,7 +245,8 @@ static bool vcpu_enter_run(struct vcpu *v)
 		v->parked = false;
 	}
 	run = !d->shutting_down;
-	v->in_run = run;
+	/* Read without the lock by evtchn_inject(): atomic. */
+	__atomic_store_n(&v->in_run, run, __ATOMIC_SEQ_CST);
 	pthread_mutex_unlock(&d->lock);
 	return run;
 }
@@ -256,7 +257,7 @@ static void vcpu_leave_run(struct vcpu *v)
 	struct domain *d = v->dom;
 
 	pthread_mutex_lock(&d->lock);
-	v->in_run = false;
+	__atomic_store_n(&v->in_run, false, __ATOMIC_SEQ_CST);
 	if (v->state != VCPU_RUNNING)
 		pthread_cond_broadcast(&v->wake);
 	pthread_mutex_unlock(&d->lock);
