@@ -75,6 +75,8 @@ static void *loop_thread(void *arg)
 	int i, n;
 
 	free(arg);
+	/* Visible in top -H and perf: the backends' and timers' thread. */
+	pthread_setname_np(pthread_self(), "xenia-loop");
 	for (;;) {
 		n = epoll_wait(a.l->epoll_fd, ev, LOOP_EVENTS, -1);
 		if (n < 0 && errno == EINTR)
