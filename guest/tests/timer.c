@@ -58,6 +58,27 @@ static void timer_periodic(evtchn_port_t port)
 	      events_count[port] - n, rc);
 }
 
+/* VCPUOP_get_runstate_info: we are running, since no later than now. */
+static void timer_runstate(void)
+{
+	struct vcpu_runstate_info rs;
+	uint64_t now;
+	long rc;
+
+	rc = hyp_vcpu_op(VCPUOP_get_runstate_info, 0, &rs);
+	now = events_time_ns();
+	check(rc == 0 && rs.state == RUNSTATE_running &&
+	      rs.state_entry_time <= now,
+	      "timer: runstate of vCPU 0: state %d since %lu ns rc=%ld",
+	      rs.state, (unsigned long)rs.state_entry_time, rc);
+	rc = hyp_vcpu_op(VCPUOP_get_runstate_info, 999, &rs);
+	check(rc == -XEN_ENOENT, "timer: runstate of vCPU 999 rc=%ld", rc);
+	rc = hyp_vcpu_op(VCPUOP_get_runstate_info, 0,
+			 (void *)0x7fff00000000ul);
+	check(rc == -XEN_EFAULT, "timer: runstate to a bad pointer rc=%ld",
+	      rc);
+}
+
 void scenario_timer(void)
 {
 	struct evtchn_bind_virq bv = { .virq = VIRQ_TIMER, .vcpu = 0 };
@@ -152,4 +173,5 @@ void scenario_timer(void)
 	check(rc == -XEN_EINVAL, "timer: poll of 1000 ports rc=%ld", rc);
 
 	timer_periodic(port);
+	timer_runstate();
 }
