@@ -1,9 +1,11 @@
 /*
  * test=xenstore-garbage: the guest breaks its own XenStore ring, as a
  * buggy or hostile guest might: a request producer index a whole ring
- * ahead of the consumer.  xenstored must mark the ring broken
- * (XENSTORE_ERROR_RINGIDX in the page's error field, which it offers
- * with XENSTORE_SERVER_FEATURE_ERROR) and stop serving it; the
+ * ahead of the consumer, or (with `garbage=len` on the command line) a
+ * well-placed message header claiming 100000 bytes of payload.
+ * xenstored must mark the ring broken (XENSTORE_ERROR_RINGIDX or
+ * XENSTORE_ERROR_PROTO in the page's error field, which it offers with
+ * XENSTORE_SERVER_FEATURE_ERROR) and stop serving it; the
  * integration test checks that xenstored, the vmm and other domains are
  * unharmed.  The guest itself runs on and powers off.
  */
@@ -11,6 +13,7 @@
 #include "events.h"
 #include "guest.h"
 #include "hypercall.h"
+#include "lib.h"
 
 #include <xen/io/xs_wire.h>
 
@@ -25,10 +28,27 @@ static long xsg_param(uint32_t index, uint64_t *value)
 	return rc;
 }
 
+/* Whether the command line holds the word w. */
+static int xsg_cmdline_has(const char *w)
+{
+	const char *p, *q;
+	size_t n = strlen(w);
+
+	if (!start_info || !start_info->cmdline_paddr)
+		return 0;
+	p = (const char *)(uintptr_t)start_info->cmdline_paddr;
+	for (q = p; *q; q++)
+		if ((q == p || q[-1] == ' ') && !strncmp(q, w, n) &&
+		    (q[n] == ' ' || q[n] == '\0'))
+			return 1;
+	return 0;
+}
+
 void scenario_xenstore_garbage(void)
 {
 	struct xenstore_domain_interface *r;
 	uint64_t pfn = 0, port = 0, end;
+	uint32_t want = XENSTORE_ERROR_RINGIDX;
 	evtchn_port_t p;
 	struct sched_poll poll;
 
@@ -42,8 +62,23 @@ void scenario_xenstore_garbage(void)
 	      "xenstore-garbage: xenstored offers the error field (0x%x)",
 	      r->server_features);
 
-	__atomic_store_n(&r->req_prod, r->req_cons + 4 * XENSTORE_RING_SIZE,
-			 __ATOMIC_RELEASE);
+	if (xsg_cmdline_has("garbage=len")) {
+		struct xsd_sockmsg m = { .type = XS_READ, .req_id = 1,
+					 .len = 100000 };
+		XENSTORE_RING_IDX prod = r->req_prod;
+		const char *b = (const char *)&m;
+		unsigned int i;
+
+		want = XENSTORE_ERROR_PROTO;
+		for (i = 0; i < sizeof(m); i++)
+			r->req[MASK_XENSTORE_IDX(prod + i)] = b[i];
+		__atomic_store_n(&r->req_prod, prod + sizeof(m),
+				 __ATOMIC_RELEASE);
+	} else {
+		__atomic_store_n(&r->req_prod,
+				 r->req_cons + 4 * XENSTORE_RING_SIZE,
+				 __ATOMIC_RELEASE);
+	}
 	p = (evtchn_port_t)port;
 	(void)ev_send(p);
 
@@ -55,7 +90,7 @@ void scenario_xenstore_garbage(void)
 		poll.timeout = events_time_ns() + 10 * MS;
 		(void)hyp_sched_op(SCHEDOP_poll, &poll);
 	}
-	check(r->error == XENSTORE_ERROR_RINGIDX,
+	check(r->error == want,
 	      "xenstore-garbage: xenstored marked the ring broken (error %u)",
 	      r->error);
 }

@@ -144,26 +144,29 @@ def test_xenstore_skips_without_a_store():
 
 
 @pytest.mark.xenia_only("a guest domain needs hv.sock")
-def test_garbage_in_one_ring_harms_only_that_domain(daemon, monkeypatch):
+@pytest.mark.parametrize("kind,error", [("", 2), ("garbage=len", 3)])
+def test_garbage_in_one_ring_harms_only_that_domain(daemon, monkeypatch,
+                                                    kind, error):
     """A guest that breaks its ring loses it; a neighbour does not notice.
 
-    Domain 7 writes a request index a ring ahead (test=xenstore-garbage)
-    while domain 8 runs every XenStore check; xenstored marks 7's ring
-    broken and keeps serving 8 and dom0.
+    Domain 7 writes a request index a ring ahead, or a header claiming
+    100000 bytes (test=xenstore-garbage [garbage=len]) while domain 8 runs
+    every XenStore check; xenstored marks 7's ring broken
+    (XENSTORE_ERROR_RINGIDX, _PROTO) and keeps serving 8 and dom0.
     """
     _need_xenstore_vmm()
     monkeypatch.setenv("XENIA_RUNDIR", str(daemon.rundir))
     env = dict(os.environ)
     bad = subprocess.Popen(
         [str(VMM), "--kernel", str(GUEST), "--memory", "32", "--xenstore",
-         "--domid", "7", "--cmdline", "test=xenstore-garbage"],
+         "--domid", "7", "--cmdline", ("test=xenstore-garbage " + kind)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     good = run_vmm(GUEST, "test=xenstore", memory=32,
                    extra=["--xenstore", "--domid", "8"])
     out, err = bad.communicate(timeout=TIMEOUT)
     assert bad.returncode == 0, (out, err)
     assert "PASS: xenstore-garbage: xenstored marked the ring broken " \
-        "(error 2)" in out, (out, err)
+        "(error %d)" % error in out, (out, err)
     assert good.returncode == 0, show(good)
     lines = verdicts(good.stdout)
     assert len(lines) == XENSTORE_CHECKS and \
