@@ -28,27 +28,21 @@ static void vmm_fake_ok(bool ok)
 
 struct domain *vmm_fake_domain(uint16_t domid, unsigned int nr_vcpus)
 {
-	struct domain *d = calloc(1, sizeof(*d));
+	struct domain *d = malloc(sizeof(*d));
 	struct xen_state *x;
 	unsigned int i;
 
 	vmm_fake_check(d);
+	/* What xenia-vmm's domain_build() would do without KVM. */
+	domain_init(d, domid);
 	x = &d->xen;
 	d->ram_size = VMM_FAKE_RAM_SIZE;
 	d->ram = aligned_alloc(4096, VMM_FAKE_RAM_SIZE);
 	vmm_fake_check(d->ram);
 	memset(d->ram, 0, VMM_FAKE_RAM_SIZE);
 	d->nr_vcpus = nr_vcpus;
-	pthread_mutex_init(&d->lock, NULL);
-	pthread_cond_init(&d->parked_cond, NULL);
-	pthread_mutex_init(&d->kick_lock, NULL);
-	loop_clear(&d->loop);
-	xs_domain_clear(&d->xs);
-	xenbus_back_init(&d->xenbus);
-	consback_clear(&d->cons);
 	pthread_mutex_init(&x->lock, NULL);
 	pthread_cond_init(&x->wake, NULL);
-	x->domid = domid;
 	x->shared_info_gfn = SHARED_INFO_NONE;
 	x->shinfo_private = aligned_alloc(4096, 4096);
 	vmm_fake_check(x->shinfo_private);
