@@ -113,3 +113,38 @@ def test_backend_state_machine_with_a_bad_frontend(daemon, tmp_path):
     # Destroy leaves no trace.
     assert store.read("/local/domain/0/backend/vbd/%d" % DOMID) is None
     assert store.read("/local/domain/%d" % DOMID) is None
+
+
+@pytest.mark.xenia_only
+def test_domain_survives_a_xenstored_restart(daemon, tmp_path):
+    """kill -9 xenstored under a running domain, start it again: the vmm
+    registers again, xenstored (which kept the domain in its journal)
+    serves its ring again, and the guest still obeys control/shutdown."""
+    _need_disks()
+    store = Store(daemon)
+    env = dict(daemon.env, XENIA_RUNDIR=str(daemon.rundir))
+    p = subprocess.Popen(
+        [str(VMM), "--kernel", str(GUEST), "--memory", "32", "--xenstore",
+         "--domid", str(DOMID), "--cmdline", "test=idle"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        home = "/local/domain/%d" % DOMID
+        assert store.wait(home + "/name", "xenia-%d" % DOMID) is not None
+        # The guest is watching control/shutdown once it says so.
+        assert store.wait(home + "/control/shutdown", "") == ""
+        daemon.kill9()
+        daemon.start()
+        assert store.wait(home + "/name", "xenia-%d" % DOMID) == \
+            "xenia-%d" % DOMID
+        # Give the vmm's retry (every 200 ms) a moment to register again;
+        # the write below lands either way, and the guest acts on it once
+        # its ring is served.
+        store.write(home + "/control/shutdown", "poweroff")
+        out, err = p.communicate(timeout=TIMEOUT)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 0, (out, err)
+    assert b"registered again with xenstored" in err, err
+    assert b"idle: control/shutdown says poweroff" in out, (out, err)
