@@ -293,10 +293,10 @@ static int parse_list(struct scan *s, struct xlcfg_value *v)
 					 "lists do not nest");
 		if (s->tok == TOK_EOF)
 			return scan_fail(s, v->line, "unterminated list");
-		rc = parse_scalar(s, &v->items[v->nr_items]);
+		/* Counted even on failure: a string taken is freed with it. */
+		rc = parse_scalar(s, &v->items[v->nr_items++]);
 		if (rc < 0)
 			return rc;
-		v->nr_items++;
 		rc = scan_skip_nl(s);
 		if (rc < 0)
 			return rc;
