@@ -5,7 +5,7 @@
     make-fuzz-corpus.py OUTDIR
 
 creates OUTDIR/fuzz_wire, fuzz_ring, fuzz_journal, fuzz_elf,
-fuzz_vmm_state and fuzz_blkif with a few small inputs each, in the input formats described at the top of each
+fuzz_vmm_state, fuzz_blkif and fuzz_netif with a few small inputs each, in the input formats described at the top of each
 harness.  The seeds are generated, not committed: scripts/run-fuzz.sh calls
 this when a corpus directory is missing.  Standard library only.
 """
@@ -403,6 +403,56 @@ def blkif_seeds():
     return s
 
 
+# --- fuzz_netif: u8 config, then (opcode, bytes) ops ---------------------
+
+N_RAW, N_TMPL, N_PUSH, N_POST, N_FRAME, N_RXBAD, N_RECONNECT, N_EXTRA = \
+    range(8)
+TXF_CSUM, TXF_VALID, TXF_MORE, TXF_EXTRA = 1, 2, 4, 8
+
+
+def n_tmpl(ref=0, off=0, size=60, flags=0):
+    return bytes([N_TMPL, ref]) + struct.pack("<HH", off, size) + \
+        bytes([flags])
+
+
+def n_frame(length):
+    return bytes([N_FRAME]) + struct.pack("<H", length)
+
+
+def netif_seeds():
+    s = {}
+    s["tx"] = bytes([1]) + b"".join([
+        n_tmpl(0, 100, 60), n_tmpl(1, 0, 5000, TXF_MORE | TXF_CSUM),
+        n_tmpl(2, 0, 4000, TXF_MORE), n_tmpl(4, 0, 1000),
+        bytes([N_PUSH, 0]),
+    ])
+    s["tx-extra"] = bytes([0]) + b"".join([
+        n_tmpl(0, 0, 100, TXF_EXTRA), bytes([N_EXTRA, 2, 1, N_EXTRA, 4, 0]),
+        n_tmpl(1, 0, 100), bytes([N_PUSH, 0]),
+    ])
+    s["tx-long-chain"] = bytes([0]) + b"".join(
+        [n_tmpl(i, 0, 10 if i else 400, TXF_MORE) for i in range(24)] +
+        [n_tmpl(24, 0, 10), n_tmpl(0, 0, 64), bytes([N_PUSH, 0])])
+    s["tx-bad"] = bytes([2]) + b"".join([
+        n_tmpl(0, 4000, 200), n_tmpl(1, 0, 13), n_tmpl(66, 0, 100),
+        n_tmpl(3, 0, 100), bytes([N_PUSH, 0x81]), n_tmpl(0), bytes([N_PUSH, 0]),
+    ])
+    s["rx"] = bytes([1]) + b"".join(
+        [bytes([N_POST, i]) for i in range(8)] +
+        [n_frame(100), n_frame(9000), n_frame(1514), bytes([N_PUSH, 0])])
+    s["rx-queue"] = bytes([0]) + b"".join(
+        [n_frame(200 + i) for i in range(70)] +
+        [bytes([N_POST, i]) for i in range(20)] + [bytes([N_PUSH, 0])])
+    s["rx-corrupt"] = bytes([1, N_POST, 1, N_RXBAD, 0x7f, N_RXBAD, 0x80])
+    s["reconnect"] = bytes([0]) + b"".join([
+        n_tmpl(0), bytes([N_POST, 1]), n_frame(60), bytes([N_RECONNECT]),
+        n_tmpl(1), bytes([N_PUSH, 0]),
+    ])
+    s["raw"] = bytes([0, N_RAW]) + struct.pack("<IHHHH", 33, 0, 0, 1, 60) + \
+        bytes([N_PUSH, 0])
+    return s
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit("usage: make-fuzz-corpus.py OUTDIR")
@@ -411,7 +461,8 @@ def main():
                         ("fuzz_journal", journal_seeds()),
                         ("fuzz_elf", elf_seeds()),
                         ("fuzz_vmm_state", vmm_state_seeds()),
-                        ("fuzz_blkif", blkif_seeds())):
+                        ("fuzz_blkif", blkif_seeds()),
+                        ("fuzz_netif", netif_seeds())):
         d = os.path.join(sys.argv[1], name)
         os.makedirs(d, exist_ok=True)
         for seed, data in seeds.items():

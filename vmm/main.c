@@ -20,14 +20,18 @@
 #include "log.h"
 #include "mem.h"
 #include "vbd.h"
+#include "vif.h"
 #include "xen.h"
 
 #define VMM_MAX_DISKS 8
+#define VMM_MAX_VIFS 8
 
 struct vmm_args {
 	struct domain_config cfg;
 	const char *disks[VMM_MAX_DISKS];
 	unsigned int nr_disks;
+	const char *vifs[VMM_MAX_VIFS];
+	unsigned int nr_vifs;
 	bool xenstore;
 	const char *name;
 	const char *uuid;
@@ -41,8 +45,11 @@ static void usage(FILE *f)
 		"                 [--cmdline STRING] [--initrd FILE]\n"
 		"                 [--domid ID] [--xenstore [--name NAME]\n"
 		"                 [--uuid UUID]] [--console stdio|pty|none]\n"
-		"                 [--console-log FILE] [--disk SPEC]... [-v]\n"
+		"                 [--console-log FILE] [--disk SPEC]...\n"
+		"                 [--vif VIFSPEC]... [-v]\n"
 		"SPEC: [phy:|file:]PATH,VDEV[,r|w], as xm configs write it\n"
+		"VIFSPEC: [mac=00:16:3e:xx:xx:xx][,bridge=BRIDGE][,mtu=N]:\n"
+		"a tap vif<domid>.<n> on BRIDGE, or user-mode networking\n"
 		"Runs one PVH domain on /dev/kvm behind the Xen ABI.\n"
 		"Exit status: 0 poweroff, 1 error, 2 usage, 64+reason for\n"
 		"other shutdowns (65 reboot, 66 suspend, 67 crash).\n");
@@ -79,6 +86,7 @@ static int parse_args(int argc, char **argv, struct vmm_args *a)
 		{"console", required_argument, NULL, 'C'},
 		{"console-log", required_argument, NULL, 'L'},
 		{"disk", required_argument, NULL, 'D'},
+		{"vif", required_argument, NULL, 'N'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -162,6 +170,14 @@ static int parse_args(int argc, char **argv, struct vmm_args *a)
 			}
 			a->disks[a->nr_disks++] = optarg;
 			break;
+		case 'N':
+			if (a->nr_vifs == VMM_MAX_VIFS) {
+				log_errx("--vif: at most %d interfaces",
+					 VMM_MAX_VIFS);
+				return -EINVAL;
+			}
+			a->vifs[a->nr_vifs++] = optarg;
+			break;
 		case 'v':
 			a->verbose = true;
 			break;
@@ -179,6 +195,11 @@ static int parse_args(int argc, char **argv, struct vmm_args *a)
 	}
 	if (a->nr_disks && !a->xenstore) {
 		log_errx("--disk needs --xenstore: devices meet their "
+			 "frontends through XenStore");
+		return -EINVAL;
+	}
+	if (a->nr_vifs && !a->xenstore) {
+		log_errx("--vif needs --xenstore: devices meet their "
 			 "frontends through XenStore");
 		return -EINVAL;
 	}
@@ -204,6 +225,8 @@ static int vmm_xenstore(struct domain *d, const struct vmm_args *a)
 	rc = xs_domain_setup(d, name, a->uuid);
 	for (i = 0; rc == 0 && i < a->nr_disks; i++)
 		rc = vbd_add(d, a->disks[i]);
+	for (i = 0; rc == 0 && i < a->nr_vifs; i++)
+		rc = vif_add(d, a->vifs[i]);
 	return rc;
 }
 

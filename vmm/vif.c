@@ -1,0 +1,474 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Virtual network interfaces: the xenbus glue between a vif spec
+ * (`--vif mac=...,bridge=...,mtu=...`), the host side (nethost_tap.c or
+ * nethost_slirp.c), the xenbus state machine (xenbus_back.c) and the
+ * network engine (netback.c).
+ *
+ * The host side is created with the device, so that a missing bridge is
+ * an error at start-up; it lives as long as the domain (Xen removes
+ * vif<domid>.<n> on destroy, not when the frontend disconnects).
+ * connect() reads what the frontend wrote (tx-ring-ref, rx-ring-ref,
+ * event-channel or event-channel-tx/-rx, request-rx-copy, feature-sg,
+ * feature-rx-notify, multi-queue-num-queues), binds dom0's end of the
+ * event channel(s) to one kick eventfd on our loop and hands the rings to
+ * netback.  Every frontend value is parsed with bounds; a bad one fails
+ * this device alone.
+ */
+#include "vif.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "domain.h"
+#include "log.h"
+#include "netback.h"
+#include "nethost.h"
+#include "xenbus_back.h"
+
+struct vif {
+	struct domain *d;
+	struct xenbus_dev *dev;
+	unsigned int devid;
+	struct vif_spec spec;
+	struct nethost *host;
+	struct netback *nb;
+	struct gnttab_grantee grantee;
+	int kick_fd;
+	struct loop_source kick_src;
+	bool kick_added;
+	uint32_t dport_tx, dport_rx; /* dom0's ends; equal if not split */
+};
+
+/* --- the spec ------------------------------------------------------------- */
+
+static int vif_parse_mac(const char *s, size_t len, uint8_t mac[6])
+{
+	unsigned int i, hi, lo;
+
+	if (len != 17)
+		return -EINVAL;
+	for (i = 0; i < 6; i++) {
+		const char *p = s + 3 * i;
+
+		if (i < 5 && p[2] != ':')
+			return -EINVAL;
+		if (sscanf(p, "%1x%1x", &hi, &lo) != 2 ||
+		    !strchr("0123456789abcdefABCDEF", p[0]) ||
+		    !strchr("0123456789abcdefABCDEF", p[1]))
+			return -EINVAL;
+		mac[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+int vif_parse_spec(const char *spec, struct vif_spec *out, char *err,
+		   size_t errlen)
+{
+	static const char *const ignored[] = {
+	    "script", "type", "model", "vifname", "ip", "rate", "backend",
+	};
+	const char *p = spec, *end, *eq;
+	char *numend;
+	unsigned long mtu;
+	size_t klen, vlen, i;
+
+	memset(out, 0, sizeof(*out));
+	out->mtu = NETBACK_MTU_DEFAULT;
+	while (*p) {
+		end = strchr(p, ',');
+		if (!end)
+			end = p + strlen(p);
+		eq = memchr(p, '=', (size_t)(end - p));
+		if (end == p) {
+			p++;
+			continue;
+		}
+		if (!eq) {
+			snprintf(err, errlen, "'%.*s': not key=value",
+				 (int)(end - p), p);
+			return -EINVAL;
+		}
+		klen = (size_t)(eq - p);
+		vlen = (size_t)(end - eq - 1);
+		if (klen == 3 && !strncmp(p, "mac", 3)) {
+			if (vif_parse_mac(eq + 1, vlen, out->mac) < 0 ||
+			    (out->mac[0] & 1)) {
+				snprintf(err, errlen,
+					 "mac=%.*s: not a unicast MAC "
+					 "(xx:xx:xx:xx:xx:xx)",
+					 (int)vlen, eq + 1);
+				return -EINVAL;
+			}
+			out->has_mac = true;
+		} else if (klen == 6 && !strncmp(p, "bridge", 6)) {
+			if (!vlen || vlen >= sizeof(out->bridge) ||
+			    memchr(eq + 1, '/', vlen)) {
+				snprintf(err, errlen,
+					 "bridge=%.*s: an interface name "
+					 "of 1 to %zu characters",
+					 (int)vlen, eq + 1,
+					 sizeof(out->bridge) - 1);
+				return -EINVAL;
+			}
+			memcpy(out->bridge, eq + 1, vlen);
+			out->bridge[vlen] = '\0';
+		} else if (klen == 3 && !strncmp(p, "mtu", 3)) {
+			errno = 0;
+			mtu = strtoul(eq + 1, &numend, 10);
+			if (errno || numend != end || eq[1] < '0' ||
+			    eq[1] > '9' || mtu < 68 || mtu > NETBACK_MTU_MAX) {
+				snprintf(err, errlen, "mtu=%.*s: from 68 to %u",
+					 (int)vlen, eq + 1, NETBACK_MTU_MAX);
+				return -EINVAL;
+			}
+			out->mtu = (unsigned int)mtu;
+		} else {
+			for (i = 0; i < sizeof(ignored) / sizeof(ignored[0]);
+			     i++)
+				if (strlen(ignored[i]) == klen &&
+				    !strncmp(p, ignored[i], klen))
+					break;
+			if (i == sizeof(ignored) / sizeof(ignored[0])) {
+				snprintf(err, errlen,
+					 "'%.*s': unknown key (mac, bridge, "
+					 "mtu)",
+					 (int)klen, p);
+				return -EINVAL;
+			}
+		}
+		p = *end ? end + 1 : end;
+	}
+	return 0;
+}
+
+/* Xen's prefix (00:16:3e), then random, as libxl makes them. */
+static int vif_random_mac(uint8_t mac[6])
+{
+	uint8_t r[3];
+
+	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		return -errno;
+	mac[0] = 0x00;
+	mac[1] = 0x16;
+	mac[2] = 0x3e;
+	mac[3] = r[0] & 0x7f;
+	mac[4] = r[1];
+	mac[5] = r[2];
+	return 0;
+}
+
+/* --- the device ----------------------------------------------------------- */
+
+static void vif_notify(void *ctx, bool tx, bool rx)
+{
+	struct vif *v = ctx;
+
+	if (tx && v->dport_tx)
+		evtchn_backend_notify(v->d, v->dport_tx);
+	if (rx && v->dport_rx && (!tx || v->dport_rx != v->dport_tx))
+		evtchn_backend_notify(v->d, v->dport_rx);
+}
+
+static void vif_event(void *ctx, enum netback_event ev)
+{
+	struct vif *v = ctx;
+
+	if (v->dev && ev == NETBACK_EV_BROKEN)
+		xenbus_dev_fail(v->dev, -EPROTO, "the frontend broke its ring");
+}
+
+static void vif_rekick(void *ctx)
+{
+	struct vif *v = ctx;
+	uint64_t one = 1;
+
+	if (write(v->kick_fd, &one, sizeof(one)) < 0)
+		log_warn("vif: dom %u vif %u: kick", v->d->xen.domid, v->devid);
+}
+
+static void vif_kicked(struct domain *d, struct loop_source *s)
+{
+	struct vif *v = s->arg;
+	uint64_t n;
+
+	(void)d;
+	if (read(v->kick_fd, &n, sizeof(n)) == sizeof(n))
+		netback_kick(v->nb);
+}
+
+static void vif_host_rx(void *ctx, const void *frame, size_t len)
+{
+	struct vif *v = ctx;
+
+	if (v->nb)
+		netback_rx(v->nb, frame, len);
+}
+
+static void vif_put(void *ctx, const char *key, const char *value)
+{
+	struct xenbus_dev *dev = ctx;
+
+	if (xenbus_dev_write(dev, key, value) < 0)
+		log_warn("vif: %s: writing %s", dev->be_path, key);
+}
+
+static int vif_features(struct xenbus_dev *dev)
+{
+	struct vif *v = dev->priv;
+
+	v->dev = dev;
+	netback_features(v->nb, vif_put, dev);
+	return 0;
+}
+
+static void vif_unbind(struct vif *v)
+{
+	if (v->dport_rx && v->dport_rx != v->dport_tx)
+		evtchn_backend_unbind(v->d, v->dport_rx);
+	if (v->dport_tx)
+		evtchn_backend_unbind(v->d, v->dport_tx);
+	v->dport_tx = 0;
+	v->dport_rx = 0;
+}
+
+/* A 0/1 flag of the frontend's; absent is 0. */
+static int vif_read_flag(struct xenbus_dev *dev, const char *key, bool *out)
+{
+	uint64_t v = 0;
+	int rc = xenbus_dev_read_uint(dev, key, 1, &v);
+
+	if (rc < 0 && rc != -ENOENT)
+		return rc;
+	*out = v == 1;
+	return 0;
+}
+
+static int vif_bind(struct vif *v, uint64_t port, uint32_t *dport)
+{
+	int rc = evtchn_backend_bind(v->d, (uint32_t)port, v->kick_fd);
+
+	if (rc < 0)
+		return rc;
+	*dport = (uint32_t)rc;
+	return 0;
+}
+
+static int vif_connect(struct xenbus_dev *dev)
+{
+	struct vif *v = dev->priv;
+	struct netback_frontend fe = {0};
+	uint64_t tx_ref, rx_ref, port, port_rx, queues;
+	bool copy = false;
+	int rc;
+
+	rc = xenbus_dev_read_uint(dev, "multi-queue-num-queues", UINT32_MAX,
+				  &queues);
+	if (rc == 0 && queues != 1) {
+		log_warnx("vif: %s: %llu queues asked for, 1 offered",
+			  dev->fe_path, (unsigned long long)queues);
+		return -EINVAL;
+	}
+	if (xenbus_dev_read_uint(dev, "tx-ring-ref", UINT32_MAX, &tx_ref) < 0 ||
+	    xenbus_dev_read_uint(dev, "rx-ring-ref", UINT32_MAX, &rx_ref) < 0)
+		return -EINVAL;
+	rc = vif_read_flag(dev, "request-rx-copy", &copy);
+	if (rc < 0)
+		return rc;
+	if (!copy) {
+		log_warnx("vif: %s: the frontend wants page flipping; only "
+			  "request-rx-copy is offered",
+			  dev->fe_path);
+		return -EOPNOTSUPP;
+	}
+	if (vif_read_flag(dev, "feature-sg", &fe.rx_sg) < 0 ||
+	    vif_read_flag(dev, "feature-rx-notify", &fe.rx_notify) < 0)
+		return -EINVAL;
+	if (xenbus_dev_read_uint(dev, "event-channel", EVTCHN_MAX - 1, &port) ==
+	    0) {
+		rc = vif_bind(v, port, &v->dport_tx);
+		v->dport_rx = v->dport_tx;
+	} else if (xenbus_dev_read_uint(dev, "event-channel-tx", EVTCHN_MAX - 1,
+					&port) == 0 &&
+		   xenbus_dev_read_uint(dev, "event-channel-rx", EVTCHN_MAX - 1,
+					&port_rx) == 0) {
+		rc = vif_bind(v, port, &v->dport_tx);
+		if (rc == 0)
+			rc = vif_bind(v, port_rx, &v->dport_rx);
+	} else {
+		return -EINVAL;
+	}
+	if (rc == 0)
+		rc = netback_connect(v->nb, (grant_ref_t)tx_ref,
+				     (grant_ref_t)rx_ref, &fe);
+	if (rc < 0) {
+		vif_unbind(v);
+		return rc;
+	}
+	/* Requests queued before we bound: take them now. */
+	vif_rekick(v);
+	return 0;
+}
+
+static int vif_disconnect(struct xenbus_dev *dev)
+{
+	struct vif *v = dev->priv;
+
+	netback_disconnect(v->nb);
+	vif_unbind(v);
+	return 0;
+}
+
+static void vif_free(struct vif *v)
+{
+	netback_close(v->nb);
+	vif_unbind(v);
+	nethost_close(v->host);
+	if (v->kick_added)
+		loop_del(&v->d->loop, &v->kick_src);
+	if (v->kick_fd >= 0)
+		close(v->kick_fd);
+	free(v);
+}
+
+static void vif_destroy(struct xenbus_dev *dev)
+{
+	vif_free(dev->priv);
+}
+
+static const struct xenbus_dev_ops vif_ops = {
+    .type = "vif",
+    .features = vif_features,
+    .connect = vif_connect,
+    .disconnect = vif_disconnect,
+    .destroy = vif_destroy,
+};
+
+/* The next devid: vifs are numbered in the order they are added. */
+static unsigned int vif_next_devid(struct domain *d)
+{
+	unsigned int i, n = 0;
+
+	pthread_mutex_lock(&d->xenbus.lock);
+	for (i = 0; i < d->xenbus.nr_devs; i++)
+		if (d->xenbus.devs[i]->ops == &vif_ops)
+			n++;
+	pthread_mutex_unlock(&d->xenbus.lock);
+	return n;
+}
+
+static int vif_open_host(struct vif *v)
+{
+	struct nethost_config c = {
+	    .loop = &v->d->loop,
+	    .domid = v->d->xen.domid,
+	    .devid = v->devid,
+	    .mtu = v->spec.mtu,
+	    .bridge = v->spec.bridge,
+	    .rx = vif_host_rx,
+	    .rx_ctx = v,
+	};
+
+	if (v->spec.bridge[0])
+		return nethost_tap_open(&v->host, &c);
+	return nethost_slirp_open(&v->host, &c);
+}
+
+int vif_add(struct domain *d, const char *spec)
+{
+	struct netback_env env = {0};
+	char err[160], name[48], mac[24], handle[12], mtu[12];
+	struct vif *v;
+	int rc;
+
+	v = calloc(1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	v->d = d;
+	v->kick_fd = -1;
+	v->devid = vif_next_devid(d);
+	if (vif_parse_spec(spec, &v->spec, err, sizeof(err)) < 0) {
+		log_errx("--vif %s", err);
+		rc = -EINVAL;
+		goto fail;
+	}
+	if (!v->spec.has_mac) {
+		rc = vif_random_mac(v->spec.mac);
+		if (rc < 0) {
+			log_errx("--vif: getrandom: %s", strerror(-rc));
+			goto fail;
+		}
+	}
+	rc = vif_open_host(v);
+	if (rc < 0) {
+		log_errx("--vif %s: %s", spec, strerror(-rc));
+		goto fail;
+	}
+	v->grantee = (struct gnttab_grantee){.d = d, .domid = 0};
+	snprintf(name, sizeof(name), "dom %u vif %u", d->xen.domid, v->devid);
+	env.gnttab = &gnttab_domain_ops;
+	env.gnttab_ctx = &v->grantee;
+	env.notify = vif_notify;
+	env.event = vif_event;
+	env.rekick = vif_rekick;
+	env.ctx = v;
+	env.host = v->host;
+	memcpy(env.mac, v->spec.mac, 6);
+	env.mtu = v->spec.mtu;
+	env.name = name;
+	rc = netback_open(&v->nb, &env);
+	if (rc < 0)
+		goto fail;
+	v->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (v->kick_fd < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	v->kick_src = (struct loop_source){v->kick_fd, vif_kicked, v};
+	rc = loop_add(&d->loop, &v->kick_src);
+	if (rc < 0)
+		goto fail;
+	v->kick_added = true;
+	snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x",
+		 v->spec.mac[0], v->spec.mac[1], v->spec.mac[2], v->spec.mac[3],
+		 v->spec.mac[4], v->spec.mac[5]);
+	snprintf(handle, sizeof(handle), "%u", v->devid);
+	snprintf(mtu, sizeof(mtu), "%u", v->spec.mtu);
+	{
+		const struct xenbus_kv fe[] = {
+		    {"handle", handle},
+		    {"mac", mac},
+		    {NULL, NULL},
+		};
+		const struct xenbus_kv be_bridge[] = {
+		    {"handle", handle},
+		    {"type", "vif"},
+		    {"script", "vif-bridge"},
+		    {"bridge", v->spec.bridge},
+		    {NULL, NULL},
+		};
+		const struct xenbus_kv be_user[] = {
+		    {"handle", handle},
+		    {"type", "vif"},
+		    {NULL, NULL},
+		};
+
+		rc = xenbus_dev_add(d, &vif_ops, v->devid, v, fe,
+				    v->spec.bridge[0] ? be_bridge : be_user);
+	}
+	if (rc < 0)
+		goto fail;
+	log_info("vif: dom %u vif %u: mac %s, mtu %s, %s%s", d->xen.domid,
+		 v->devid, mac, mtu,
+		 v->spec.bridge[0] ? "tap on bridge " : "user-mode networking",
+		 v->spec.bridge);
+	return 0;
+fail:
+	vif_free(v);
+	return rc;
+}

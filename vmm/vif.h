@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Virtual network interfaces of a domain (vif.c): `--vif SPEC`, SPEC as
+ * xm/xl configs write a vif: `mac=00:16:3e:01:02:03,bridge=xenbr0,mtu=1500`,
+ * every key optional.  With bridge= the host side is a tap vif<domid>.<n>
+ * on that bridge; without, libslirp user-mode networking.  A missing MAC
+ * is random under Xen's prefix 00:16:3e.  Devices are numbered 0, 1, 2...
+ * in the order they are added.
+ */
+#ifndef XENIA_VMM_VIF_H
+#define XENIA_VMM_VIF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct domain;
+
+struct vif_spec {
+	uint8_t mac[6];
+	bool has_mac;
+	char bridge[16]; /* "" for user-mode networking */
+	unsigned int mtu;
+};
+
+/*
+ * Parses SPEC (mtu defaults to 1500; a MAC is not invented here).  0, or
+ * -EINVAL with a message in err.  xl keys that do not apply (script,
+ * type, model, vifname, ip, rate, backend) are accepted and ignored.
+ */
+int vif_parse_spec(const char *spec, struct vif_spec *out, char *err,
+		   size_t errlen) __attribute__((warn_unused_result));
+
+/*
+ * Creates the host side and adds device <n> (frontend and backend
+ * directories, backend in InitWait).  Needs --xenstore.  0 or -errno,
+ * with a message.
+ */
+int vif_add(struct domain *d, const char *spec)
+    __attribute__((warn_unused_result));
+
+#endif
