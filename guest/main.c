@@ -50,6 +50,8 @@ static const struct scenario scenarios[] = {
 	  .in_default = 1 },
 	{ .name = "blk", .run = scenario_blk, .needs_xen = 1 },
 	{ .name = "blk-hostile", .run = scenario_blk_hostile, .needs_xen = 1 },
+	{ .name = "net", .run = scenario_net, .needs_xen = 1 },
+	{ .name = "net-hostile", .run = scenario_net_hostile, .needs_xen = 1 },
 };
 
 int check(int ok, const char *fmt, ...)

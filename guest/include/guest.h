@@ -49,5 +49,7 @@ void scenario_grant(void);
 void scenario_xenstore(void);
 void scenario_blk(void);
 void scenario_blk_hostile(void);
+void scenario_net(void);
+void scenario_net_hostile(void);
 
 #endif
