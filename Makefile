@@ -2,7 +2,7 @@
 BUILD ?= build
 FUZZ_BUILD ?= build-fuzz
 PYTEST = /usr/bin/python3 -m pytest
-FUZZ_SECONDS ?= 20
+FUZZ_SECONDS ?= 40
 
 .PHONY: all deps build demo test unit integration fuzz fuzz-build bench clean
 

@@ -453,6 +453,19 @@ def netif_seeds():
     return s
 
 
+# --- fuzz_domcfg: a domain config file ------------------------------------
+
+def domcfg_seeds():
+    return {
+        "full": b"name = 'demo'\nkernel = '/srv/guest.elf'\nmemory = 64\n"
+                b"vcpus = 2\ndisk = [ 'file:/srv/a.img,xvda,w',\n"
+                b"  'phy:/dev/vg/b,xvdb,r' ]\n"
+                b"vif = [ 'mac=00:16:3e:00:00:01,bridge=xenbr0' ]\n"
+                b"on_crash = 'preserve'; extra = \"test=idle\"\n",
+        "bad": b"name = 'x\nkernel = [ 1, [ 2 ] ]\n",
+    }
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit("usage: make-fuzz-corpus.py OUTDIR")
@@ -462,7 +475,8 @@ def main():
                         ("fuzz_elf", elf_seeds()),
                         ("fuzz_vmm_state", vmm_state_seeds()),
                         ("fuzz_blkif", blkif_seeds()),
-                        ("fuzz_netif", netif_seeds())):
+                        ("fuzz_netif", netif_seeds()),
+                        ("fuzz_domcfg", domcfg_seeds())):
         d = os.path.join(sys.argv[1], name)
         os.makedirs(d, exist_ok=True)
         for seed, data in seeds.items():
