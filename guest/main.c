@@ -34,6 +34,7 @@ static const struct scenario scenarios[] = {
 	{ .name = "shutdown-code", .run = scenario_shutdown_code,
 	  .needs_xen = 1 },
 	{ .name = "idle", .run = scenario_idle, .needs_xen = 1 },
+	{ .name = "devices", .run = scenario_devices, .needs_xen = 1 },
 	{ .name = "blkbench", .run = scenario_blkbench, .needs_xen = 1 },
 	{ .name = "xenstore-garbage", .run = scenario_xenstore_garbage,
 	  .needs_xen = 1 },

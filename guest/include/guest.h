@@ -39,6 +39,7 @@ void scenario_timer(void);
 void scenario_hcbench(void);
 void scenario_shutdown_code(void);
 void scenario_idle(void);
+void scenario_devices(void);
 void scenario_blkbench(void);
 void scenario_xenstore_garbage(void);
 void scenario_console(void);
