@@ -48,6 +48,7 @@ bench: deps build
 	bench/boot/run.sh
 	bench/hypercall/run.sh
 	bench/blk/run.sh
+	bench/net/run.sh
 
 clean:
 	rm -rf $(BUILD) $(FUZZ_BUILD)

@@ -35,6 +35,7 @@ static const struct scenario scenarios[] = {
 	  .needs_xen = 1 },
 	{ .name = "idle", .run = scenario_idle, .needs_xen = 1 },
 	{ .name = "devices", .run = scenario_devices, .needs_xen = 1 },
+	{ .name = "netbench", .run = scenario_netbench, .needs_xen = 1 },
 	{ .name = "blkbench", .run = scenario_blkbench, .needs_xen = 1 },
 	{ .name = "xenstore-garbage", .run = scenario_xenstore_garbage,
 	  .needs_xen = 1 },

@@ -338,7 +338,20 @@ static void vif_free(struct vif *v)
 
 static void vif_destroy(struct xenbus_dev *dev)
 {
-	vif_free(dev->priv);
+	struct vif *v = dev->priv;
+	struct netback_stats st;
+
+	/* The figures bench/net reads; useful to an administrator too. */
+	netback_get_stats(v->nb, &st);
+	log_info("vif %u: tx %llu packets (%llu malformed), rx %llu packets "
+		 "(%llu dropped), %llu notifications, %llu kicks",
+		 v->devid, (unsigned long long)st.tx_packets,
+		 (unsigned long long)st.tx_malformed,
+		 (unsigned long long)st.rx_packets,
+		 (unsigned long long)st.rx_dropped,
+		 (unsigned long long)st.notifications,
+		 (unsigned long long)st.kicks);
+	vif_free(v);
 }
 
 static const struct xenbus_dev_ops vif_ops = {

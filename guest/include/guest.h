@@ -40,6 +40,7 @@ void scenario_hcbench(void);
 void scenario_shutdown_code(void);
 void scenario_idle(void);
 void scenario_devices(void);
+void scenario_netbench(void);
 void scenario_blkbench(void);
 void scenario_xenstore_garbage(void);
 void scenario_console(void);
