@@ -437,7 +437,6 @@ void blkback_kick(struct blkback *b)
 		return;
 	blkback_consume(b);
 	blkback_settle(b);
-	blkback_io_reap(b);
 }
 
 /* --- the disk ------------------------------------------------------------ */

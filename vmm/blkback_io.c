@@ -369,35 +369,23 @@ static void blkback_complete(struct blkback *b, uint64_t slot, int res)
 		blkback_finish(b, r, BLKIF_RSP_OKAY);
 }
 
-/*
- * Reaps every completion, then takes requests again and settles, until
- * the submits of a pass complete nothing inline.
- */
+/* Reaps every completion, then takes requests again and settles. */
 static void blkback_process(struct blkback *b)
 {
 	struct io_uring_cqe *cqe;
 	unsigned int head, n;
 
 	do {
-		do {
-			n = 0;
-			io_uring_for_each_cqe(&b->uring, head, cqe)
-			{
-				blkback_complete(b, cqe->user_data, cqe->res);
-				n++;
-			}
-			io_uring_cq_advance(&b->uring, n);
-		} while (n);
-		blkback_consume(b);
-		blkback_settle(b);
-		/* What the submit completed inline is ours to reap now. */
-	} while (io_uring_cq_ready(&b->uring));
-}
-
-void blkback_io_reap(struct blkback *b)
-{
-	if (b->uring_ready && io_uring_cq_ready(&b->uring))
-		blkback_process(b);
+		n = 0;
+		io_uring_for_each_cqe(&b->uring, head, cqe)
+		{
+			blkback_complete(b, cqe->user_data, cqe->res);
+			n++;
+		}
+		io_uring_cq_advance(&b->uring, n);
+	} while (n);
+	blkback_consume(b);
+	blkback_settle(b);
 }
 
 static void blkback_io_ready(struct domain *d, struct loop_source *s)
@@ -444,13 +432,7 @@ int blkback_io_init(struct blkback *b)
 		log_err("blkback: %s: eventfd", b->name);
 		return -errno;
 	}
-	/*
-	 * Only completions that happen later (in the kernel's workers) ring
-	 * the eventfd: those a submit completed inline (page-cache hits) we
-	 * reap right after it, saving the loop a wakeup and a read per
-	 * request.
-	 */
-	rc = io_uring_register_eventfd_async(&b->uring, b->efd);
+	rc = io_uring_register_eventfd(&b->uring, b->efd);
 	if (rc < 0) {
 		log_errx("blkback: %s: io_uring eventfd: %s", b->name,
 			 strerror(-rc));

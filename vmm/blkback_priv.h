@@ -127,8 +127,6 @@ void blkback_respond(struct blkback *b, uint64_t id, uint8_t op,
 		     int16_t status);
 void blkback_consume(struct blkback *b);
 void blkback_settle(struct blkback *b);
-/* Completions the last submits made inline: reaped now (and settled). */
-void blkback_io_reap(struct blkback *b);
 void blkback_release(struct blkback *b);
 
 /* blkback_io.c */
