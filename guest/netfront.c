@@ -8,10 +8,10 @@
  * unbound to the backend's domain, and publish the ring refs, the port,
  * request-rx-copy, feature-rx-notify and feature-no-csum-offload (we
  * compute our own checksums) with state Connected in one transaction.
- * The backend maps both rings, binds its end and says Connected.
- * Disconnecting is Closing, then Closed once the backend is Closing;
- * only when the backend says Closed does it hold none of our pages, so
- * only then are the grants ended and the port closed.
+ * The backend maps both rings, binds its end and says Connected.  The
+ * xenbus side (discovery, states, the event channel, the Closing/Closed
+ * handshake) is xbdev.c's; only once the backend says Closed after a
+ * disconnect are the grants ended and the port closed.
  *
  * rx buffers stay granted for the whole connection; request id i names
  * buffer i.  Buffers are posted in order and the backend answers in
@@ -27,18 +27,16 @@
  *
  * The backend's response indexes are read once per pass and must not
  * claim more responses than requests outstanding, else the device is
- * broken.  Waits sleep in SCHEDOP_poll on our port with interrupts off
- * around the check, as blkfront.c does.
+ * broken.  Waits sleep in SCHEDOP_poll on our port (xbdev_poll()).
  */
 #include "netfront.h"
 #include "console.h"
 #include "events.h"
 #include "gnttab.h"
-#include "hypercall.h"
+#include "xbdev.h"
 #include "xenbus.h"
 
 #define PAGE 4096ul
-#define NAP_NS 10000000ull
 #define TX_TRIES 5
 #define DEFAULT_MTU 1500
 
@@ -51,8 +49,6 @@ _Static_assert(sizeof(netif_extra_info_t) == sizeof(netif_rx_response_t),
 	       "an extra-info slot is a response slot");
 
 static struct netfront devs[NETFRONT_MAX_DEVS];
-static unsigned int nr_devs;
-static int probed;
 
 static uint8_t tx_ring_pages[NETFRONT_MAX_DEVS][PAGE]
     __attribute__((aligned(4096)));
@@ -63,46 +59,10 @@ static uint8_t rx_bufs[NETFRONT_MAX_DEVS][NETFRONT_RX_BUFS][PAGE]
 static uint8_t tx_bufs[NETFRONT_MAX_DEVS][NETFRONT_TX_PAGES][PAGE]
     __attribute__((aligned(4096)));
 
-static char key_path[160];
+static char vif_list[512];
 static char value[128];
 
-/* --- XenStore --------------------------------------------------------- */
-
-static const char *fe_key(struct netfront *n, const char *key)
-{
-	snprintf(key_path, sizeof(key_path), "%s/%s", n->fe_path, key);
-	return key_path;
-}
-
-static const char *be_key(struct netfront *n, const char *key)
-{
-	snprintf(key_path, sizeof(key_path), "%s/%s", n->be_path, key);
-	return key_path;
-}
-
-static int fe_put(struct netfront *n, xenbus_tx_t t, const char *key,
-		  unsigned long v)
-{
-	snprintf(value, sizeof(value), "%lu", v);
-	return xenbus_write(t, fe_key(n, key), value);
-}
-
-/* A decimal that fills s, 64 bits at most: 0 or -XEN_EINVAL. */
-static int parse_u64(const char *s, uint64_t *out)
-{
-	uint64_t v = 0;
-
-	if (!*s)
-		return -XEN_EINVAL;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9' ||
-		    v > (UINT64_MAX - (uint64_t)(*s - '0')) / 10)
-			return -XEN_EINVAL;
-		v = v * 10 + (uint64_t)(*s - '0');
-	}
-	*out = v;
-	return 0;
-}
+/* --- XenStore and discovery ------------------------------------------- */
 
 static int hex_digit(char c)
 {
@@ -131,183 +91,70 @@ static int parse_mac(const char *s, uint8_t mac[6])
 	return 0;
 }
 
+static struct xbdev *vif_entry(unsigned int i)
+{
+	return &devs[i].xb;
+}
+
+static struct xbdev_table vifs = {
+    .driver = "netfront",
+    .type = "vif",
+    .list = vif_list,
+    .list_size = sizeof(vif_list),
+    .max = NETFRONT_MAX_DEVS,
+    .entry = vif_entry,
+};
+
 int netfront_backend_read(struct netfront *n, const char *key, char *buf,
 			  size_t size)
 {
-	return xenbus_read(XENBUS_TX_NONE, be_key(n, key), buf, size);
-}
-
-/* A number from the backend's directory, dflt when it is absent or bad. */
-static uint64_t be_u64(struct netfront *n, const char *key, uint64_t dflt)
-{
-	uint64_t v;
-
-	if (netfront_backend_read(n, key, value, sizeof(value)) < 0 ||
-	    parse_u64(value, &v))
-		return dflt;
-	return v;
+	return xbdev_be_read(&n->xb, key, buf, size);
 }
 
 int netfront_backend_state(struct netfront *n)
 {
-	uint64_t v;
-	int rc = netfront_backend_read(n, "state", value, sizeof(value));
-
-	if (rc == -XEN_ENOENT)
-		return XenbusStateUnknown;
-	if (rc < 0)
-		return rc;
-	if (parse_u64(value, &v) || v > XenbusStateReconfigured)
-		return -XEN_EINVAL;
-	return (int)v;
+	return xbdev_backend_state(&n->xb);
 }
 
 int netfront_wait_backend(struct netfront *n, unsigned int mask,
 			  uint64_t timeout_ns)
 {
-	uint64_t now = events_time_ns(), end = now + timeout_ns;
-	char path[128], token[32];
-	int st, rc;
-
-	for (;;) {
-		st = netfront_backend_state(n);
-		if (st >= 0 && (mask & (1u << st)))
-			return st;
-		if (st < 0 && st != -XEN_EINVAL)
-			return st;
-		now = events_time_ns();
-		if (now >= end)
-			return -XEN_ETIMEDOUT;
-		rc = xenbus_wait_event(path, sizeof(path), token, sizeof(token),
-				       end - now);
-		if (rc == -XEN_EIO)
-			return rc;
-	}
-}
-
-static int set_state(struct netfront *n, enum xenbus_state s)
-{
-	return fe_put(n, XENBUS_TX_NONE, "state", (unsigned long)s);
-}
-
-/* --- discovery -------------------------------------------------------- */
-
-static int netfront_add(const char *name)
-{
-	struct netfront *n = &devs[nr_devs];
-	uint64_t devid, backend_id;
-	int rc;
-
-	if (parse_u64(name, &devid) || devid > 0xffffffffu)
-		return -XEN_EINVAL;
-	memset(n, 0, sizeof(*n));
-	n->devid = (unsigned int)devid;
-	n->slot = nr_devs;
-	snprintf(n->fe_path, sizeof(n->fe_path), "device/vif/%u", n->devid);
-	rc = xenbus_read(XENBUS_TX_NONE, fe_key(n, "backend"), n->be_path,
-			 sizeof(n->be_path));
-	if (rc < 0)
-		return rc;
-	if (n->be_path[0] != '/' || (size_t)rc != strlen(n->be_path))
-		return -XEN_EINVAL;
-	rc = xenbus_read(XENBUS_TX_NONE, fe_key(n, "backend-id"), value,
-			 sizeof(value));
-	if (rc < 0 || parse_u64(value, &backend_id) ||
-	    backend_id >= DOMID_FIRST_RESERVED)
-		backend_id = 0;
-	n->backend_id = (domid_t)backend_id;
-	snprintf(n->token, sizeof(n->token), "netfront-%u", n->devid);
-	rc = xenbus_watch(be_key(n, "state"), n->token);
-	if (rc < 0)
-		return rc;
-	nr_devs++;
-	return 0;
+	return xbdev_wait_backend(&n->xb, mask, timeout_ns);
 }
 
 int netfront_probe(void)
 {
-	static char list[512];
-	const char *name;
-	int cnt, i;
-	long rc;
-
-	if (probed)
-		return (int)nr_devs;
-	if (gnttab_nr_frames < GNTTAB_AREA_FRAMES) {
-		rc = gnttab_init(GNTTAB_AREA_FRAMES);
-		if (rc)
-			return (int)rc;
-	}
-	cnt =
-	    xenbus_directory(XENBUS_TX_NONE, "device/vif", list, sizeof(list));
-	if (cnt == -XEN_ENOENT)
-		cnt = 0;
-	if (cnt < 0)
-		return cnt;
-	for (i = 0, name = list; i < cnt && nr_devs < NETFRONT_MAX_DEVS;
-	     i++, name += strlen(name) + 1) {
-		rc = netfront_add(name);
-		if (rc)
-			printf("netfront: device/vif/%s skipped (%ld)\n", name,
-			       rc);
-	}
-	probed = 1;
-	return (int)nr_devs;
+	return xbdev_probe(&vifs);
 }
 
 struct netfront *netfront_get(unsigned int devid)
 {
-	unsigned int i;
+	struct xbdev *x = xbdev_find(&vifs, devid);
 
-	for (i = 0; i < nr_devs; i++)
-		if (devs[i].devid == devid)
-			return &devs[i];
-	return NULL;
+	return x ? &devs[x->slot] : NULL;
 }
 
 /* --- waiting ---------------------------------------------------------- */
 
-static int tx_ready(struct netfront *n)
+/*
+ * What xbdev_poll() waits for.  The caller has set rsp_event
+ * (RING_FINAL_CHECK_FOR_RESPONSES) so that the backend notifies; naps
+ * are bounded anyway.
+ */
+static int tx_ready(void *arg)
 {
+	struct netfront *n = arg;
+
 	return __atomic_load_n(&n->tx_sring->rsp_prod, __ATOMIC_ACQUIRE) !=
 	       n->tx.rsp_cons;
 }
 
-static int rx_ready(struct netfront *n)
+static int rx_ready(void *arg)
 {
+	struct netfront *n = arg;
+
 	return __atomic_load_n(&n->rx_sring->rsp_prod, __ATOMIC_ACQUIRE) !=
 	       n->rx.rsp_cons;
-}
-
-/*
- * Sleeps until ready(n) or the deadline: 1 if ready.  The caller has
- * set rsp_event (RING_FINAL_CHECK_FOR_RESPONSES) so that the backend
- * notifies; naps are bounded anyway.
- */
-static int wait_port(struct netfront *n, int (*ready)(struct netfront *),
-		     uint64_t end)
-{
-	evtchn_port_t p = n->port;
-	struct sched_poll poll;
-	uint64_t now;
-	int ok;
-
-	for (;;) {
-		irq_disable();
-		ok = ready(n);
-		now = events_time_ns();
-		if (ok || now >= end)
-			break;
-		set_xen_guest_handle(poll.ports, &p);
-		poll.nr_ports = 1;
-		poll.timeout = end - now > NAP_NS ? now + NAP_NS : end;
-		(void)hyp_sched_op(SCHEDOP_poll, &poll);
-		irq_enable();
-		events_settle();
-	}
-	irq_enable();
-	events_settle();
-	return ok;
 }
 
 /* A response index the backend can have meant, else the device breaks. */
@@ -317,8 +164,8 @@ static int rsp_checked(struct netfront *n, RING_IDX rp, RING_IDX cons,
 	if (rp - cons > prod - cons) {
 		printf("netfront: %u: %s response index %u, %u outstanding: "
 		       "the backend is broken\n",
-		       n->devid, ring, rp, prod - cons);
-		n->broken = 1;
+		       n->xb.devid, ring, rp, prod - cons);
+		n->xb.broken = 1;
 		return -XEN_EIO;
 	}
 	*out = rp;
@@ -328,16 +175,16 @@ static int rsp_checked(struct netfront *n, RING_IDX rp, RING_IDX cons,
 static void notify(struct netfront *n, int needed)
 {
 	if (needed)
-		(void)ev_send(n->port);
+		(void)ev_send(n->xb.port);
 }
 
 /* --- tx --------------------------------------------------------------- */
 
 static int usable(struct netfront *n)
 {
-	if (!n->connected)
+	if (!n->xb.connected)
 		return -XEN_ENOTCONN;
-	if (n->broken)
+	if (n->xb.broken)
 		return -XEN_EIO;
 	return 0;
 }
@@ -373,7 +220,7 @@ static int tx_collect(struct netfront *n, RING_IDX upto, uint64_t end,
 		if (n->tx.rsp_cons == upto)
 			break;
 		RING_FINAL_CHECK_FOR_RESPONSES(&n->tx, more);
-		if (!more && !wait_port(n, tx_ready, end))
+		if (!more && !xbdev_poll(&n->xb, tx_ready, n, end))
 			return -XEN_ETIMEDOUT;
 	}
 	return 0;
@@ -390,7 +237,7 @@ static void tx_take(struct netfront *n, const netif_tx_response_t *r, void *arg)
 
 	if ((uint16_t)(r->id - b->first_id) >= b->nslots) {
 		printf("netfront: %u: tx response with unknown id %u\n",
-		       n->devid, r->id);
+		       n->xb.devid, r->id);
 		return;
 	}
 	b->answered++;
@@ -402,7 +249,7 @@ static void tx_take(struct netfront *n, const netif_tx_response_t *r, void *arg)
 int netfront_send_at(struct netfront *n, const void *frame, size_t len,
 		     unsigned int offset)
 {
-	uint8_t *pages = tx_bufs[n->slot][0];
+	uint8_t *pages = tx_bufs[n->xb.slot][0];
 	grant_ref_t refs[NETFRONT_TX_PAGES];
 	struct tx_batch b;
 	netif_tx_request_t *req;
@@ -424,7 +271,7 @@ int netfront_send_at(struct netfront *n, const void *frame, size_t len,
 		return -XEN_EBUSY;
 	memcpy(pages + offset, frame, len);
 	for (i = 0; i < nslots; i++) {
-		ref = gnttab_grant_access(n->backend_id,
+		ref = gnttab_grant_access(n->xb.backend_id,
 					  gnttab_gfn(pages + i * PAGE), 1);
 		if (ref < 0) {
 			while (i--)
@@ -457,9 +304,9 @@ int netfront_send_at(struct netfront *n, const void *frame, size_t len,
 			events_time_ns() + NETFRONT_TIMEOUT_NS, tx_take, &b);
 	if (rc) {
 		/* The backend may still hold the pages: the grants stay. */
-		printf("netfront: %u: no answer to a send (%d)\n", n->devid,
+		printf("netfront: %u: no answer to a send (%d)\n", n->xb.devid,
 		       rc);
-		n->broken = 1;
+		n->xb.broken = 1;
 		return rc;
 	}
 	for (i = 0; i < nslots; i++)
@@ -502,9 +349,9 @@ int netfront_tx_raw(struct netfront *n, const netif_tx_request_t *reqs,
 	unsigned int i;
 	int rc;
 
-	if (!n->have_ring)
+	if (!n->xb.have_ring)
 		return -XEN_ENOTCONN;
-	if (n->broken)
+	if (n->xb.broken)
 		return -XEN_EIO;
 	if (RING_FREE_REQUESTS(&n->tx) < nreq)
 		return -XEN_EBUSY;
@@ -605,7 +452,7 @@ int netfront_recv(struct netfront *n, void *buf, size_t size,
 				extra = (r.flags & NETRXF_extra_info) != 0;
 				len = -1;
 			} else {
-				memcpy(buf, rx_bufs[n->slot][id] + r.offset,
+				memcpy(buf, rx_bufs[n->xb.slot][id] + r.offset,
 				       (size_t)r.status);
 				len = r.status;
 			}
@@ -623,7 +470,7 @@ int netfront_recv(struct netfront *n, void *buf, size_t size,
 		RING_FINAL_CHECK_FOR_RESPONSES(&n->rx, more);
 		if (more)
 			continue;
-		if (!wait_port(n, rx_ready, end))
+		if (!xbdev_poll(&n->xb, rx_ready, n, end))
 			return -XEN_ETIMEDOUT;
 	}
 }
@@ -646,15 +493,13 @@ static void ring_release(struct netfront *n)
 	if (n->rx_ring_ref && gnttab_end_access(n->rx_ring_ref))
 		n->grants_stuck++;
 	n->tx_ring_ref = n->rx_ring_ref = 0;
-	if (n->port)
-		(void)ev_close(n->port);
-	n->port = 0;
-	n->have_ring = 0;
+	xbdev_port_close(&n->xb);
+	n->xb.have_ring = 0;
 }
 
 static long grant_rw(struct netfront *n, const void *page, grant_ref_t *out)
 {
-	long ref = gnttab_grant_access(n->backend_id, gnttab_gfn(page), 0);
+	long ref = gnttab_grant_access(n->xb.backend_id, gnttab_gfn(page), 0);
 
 	if (ref < 0)
 		return -XEN_ENOSPC;
@@ -665,40 +510,30 @@ static long grant_rw(struct netfront *n, const void *page, grant_ref_t *out)
 /* Both rings, the rx buffers posted, a port for the backend. */
 static int ring_setup(struct netfront *n)
 {
-	struct evtchn_alloc_unbound a = {
-	    .dom = DOMID_SELF,
-	    .remote_dom = n->backend_id,
-	};
-	struct evtchn_unmask u;
 	unsigned int i;
 	long rc;
 
-	n->tx_sring = (struct netif_tx_sring *)tx_ring_pages[n->slot];
-	n->rx_sring = (struct netif_rx_sring *)rx_ring_pages[n->slot];
+	n->tx_sring = (struct netif_tx_sring *)tx_ring_pages[n->xb.slot];
+	n->rx_sring = (struct netif_rx_sring *)rx_ring_pages[n->xb.slot];
 	memset(n->tx_sring, 0, PAGE);
 	memset(n->rx_sring, 0, PAGE);
 	SHARED_RING_INIT(n->tx_sring);
 	SHARED_RING_INIT(n->rx_sring);
 	FRONT_RING_INIT(&n->tx, n->tx_sring, PAGE);
 	FRONT_RING_INIT(&n->rx, n->rx_sring, PAGE);
-	n->have_ring = 1;
+	n->xb.have_ring = 1;
 	rc = grant_rw(n, n->tx_sring, &n->tx_ring_ref);
 	if (rc == 0)
 		rc = grant_rw(n, n->rx_sring, &n->rx_ring_ref);
 	for (i = 0; rc == 0 && i < NETFRONT_RX_BUFS; i++)
-		rc = grant_rw(n, rx_bufs[n->slot][i], &n->rx_refs[i]);
+		rc = grant_rw(n, rx_bufs[n->xb.slot][i], &n->rx_refs[i]);
 	if (rc)
 		goto fail;
 	for (i = 0; i < NETFRONT_RX_BUFS; i++)
 		rx_post(n, i);
 	/* The backend reads req_prod when it connects. */
 	RING_PUSH_REQUESTS(&n->rx);
-	rc = hyp_event_channel_op(EVTCHNOP_alloc_unbound, &a);
-	if (rc)
-		goto fail;
-	n->port = a.port;
-	u.port = n->port;
-	rc = hyp_event_channel_op(EVTCHNOP_unmask, &u);
+	rc = xbdev_port_alloc(&n->xb);
 	if (rc)
 		goto fail;
 	return 0;
@@ -710,6 +545,7 @@ fail:
 /* The keys netif.h asks of a single-queue frontend, and Connected. */
 static int publish(struct netfront *n)
 {
+	struct xbdev *x = &n->xb;
 	xenbus_tx_t t;
 	unsigned int tries;
 	int rc;
@@ -718,21 +554,21 @@ static int publish(struct netfront *n)
 		rc = xenbus_transaction_start(&t);
 		if (rc)
 			return rc;
-		rc = fe_put(n, t, "tx-ring-ref", n->tx_ring_ref);
+		rc = xbdev_fe_put(x, t, "tx-ring-ref", n->tx_ring_ref);
 		if (rc == 0)
-			rc = fe_put(n, t, "rx-ring-ref", n->rx_ring_ref);
+			rc = xbdev_fe_put(x, t, "rx-ring-ref", n->rx_ring_ref);
 		if (rc == 0)
-			rc = fe_put(n, t, "event-channel", n->port);
+			rc = xbdev_fe_put(x, t, "event-channel", x->port);
 		if (rc == 0)
-			rc = fe_put(n, t, "request-rx-copy", 1);
+			rc = xbdev_fe_put(x, t, "request-rx-copy", 1);
 		if (rc == 0)
-			rc = fe_put(n, t, "feature-rx-notify", 1);
+			rc = xbdev_fe_put(x, t, "feature-rx-notify", 1);
 		if (rc == 0)
-			rc = fe_put(n, t, "feature-no-csum-offload", 1);
+			rc = xbdev_fe_put(x, t, "feature-no-csum-offload", 1);
 		if (rc == 0)
-			rc = fe_put(n, t, "feature-sg", 0);
+			rc = xbdev_fe_put(x, t, "feature-sg", 0);
 		if (rc == 0)
-			rc = fe_put(n, t, "state", XenbusStateConnected);
+			rc = xbdev_fe_put(x, t, "state", XenbusStateConnected);
 		if (rc) {
 			(void)xenbus_transaction_end(t, 0);
 			return rc;
@@ -748,44 +584,33 @@ static int publish(struct netfront *n)
 static void read_config(struct netfront *n)
 {
 	memset(n->mac, 0, sizeof(n->mac));
-	if (xenbus_read(XENBUS_TX_NONE, fe_key(n, "mac"), value,
-			sizeof(value)) < 0 ||
+	if (xbdev_fe_read(&n->xb, "mac", value, sizeof(value)) < 0 ||
 	    parse_mac(value, n->mac))
 		if (netfront_backend_read(n, "mac", value, sizeof(value)) >= 0)
 			(void)parse_mac(value, n->mac);
-	n->mtu = (unsigned int)be_u64(n, "mtu", DEFAULT_MTU);
-	n->feature_rx_copy = be_u64(n, "feature-rx-copy", 0) != 0;
-	n->feature_sg = be_u64(n, "feature-sg", 0) != 0;
+	n->mtu = (unsigned int)xbdev_be_u64(&n->xb, "mtu", DEFAULT_MTU);
+	n->feature_rx_copy = xbdev_be_u64(&n->xb, "feature-rx-copy", 0) != 0;
+	n->feature_sg = xbdev_be_u64(&n->xb, "feature-sg", 0) != 0;
 }
 
 int netfront_connect(struct netfront *n)
 {
-	int st, rc;
+	int rc;
 
-	if (n->connected)
+	if (n->xb.connected)
 		return 0;
-	if (n->have_ring)
+	if (n->xb.have_ring)
 		return -XEN_EBUSY; /* disconnect first */
-	st = netfront_backend_state(n);
-	if (st == XenbusStateClosed) {
-		rc = set_state(n, XenbusStateInitialising);
-		if (rc)
-			return rc;
-	}
-	st = netfront_wait_backend(
-	    n, 1u << XenbusStateInitWait | 1u << XenbusStateClosing,
-	    NETFRONT_TIMEOUT_NS);
-	if (st < 0)
-		return st;
-	if (st != XenbusStateInitWait)
-		return -XEN_EIO;
+	rc = xbdev_await_initwait(&n->xb, NETFRONT_TIMEOUT_NS);
+	if (rc)
+		return rc;
 	read_config(n);
 	if (!n->feature_rx_copy) {
 		printf("netfront: %u: the backend has no feature-rx-copy\n",
-		       n->devid);
+		       n->xb.devid);
 		return -XEN_EOPNOTSUPP;
 	}
-	n->broken = 0;
+	n->xb.broken = 0;
 	n->tx_next_id = 0;
 	rc = ring_setup(n);
 	if (rc)
@@ -793,47 +618,24 @@ int netfront_connect(struct netfront *n)
 	rc = publish(n);
 	if (rc)
 		return rc;
-	st = netfront_wait_backend(n,
-				   1u << XenbusStateConnected |
-				       1u << XenbusStateClosing |
-				       1u << XenbusStateClosed,
-				   NETFRONT_TIMEOUT_NS);
-	if (st < 0)
-		return st;
-	if (st != XenbusStateConnected)
-		return -XEN_EIO;
-	n->connected = 1;
+	rc = xbdev_await_connected(&n->xb, NETFRONT_TIMEOUT_NS);
+	if (rc)
+		return rc;
+	n->xb.connected = 1;
 	/* Whatever the backend saw of the rx ring before it bound. */
-	(void)ev_send(n->port);
+	(void)ev_send(n->xb.port);
 	return 0;
 }
 
 int netfront_disconnect(struct netfront *n)
 {
-	int st, rc;
+	int rc = xbdev_close(&n->xb, NETFRONT_TIMEOUT_NS);
 
-	n->connected = 0;
-	rc = set_state(n, XenbusStateClosing);
 	if (rc)
 		return rc;
-	st = netfront_wait_backend(n,
-				   1u << XenbusStateUnknown |
-				       1u << XenbusStateClosing |
-				       1u << XenbusStateClosed,
-				   NETFRONT_TIMEOUT_NS);
-	if (st < 0)
-		return st;
-	rc = set_state(n, XenbusStateClosed);
-	if (rc)
-		return rc;
-	st = netfront_wait_backend(
-	    n, 1u << XenbusStateUnknown | 1u << XenbusStateClosed,
-	    NETFRONT_TIMEOUT_NS);
-	if (st < 0)
-		return st;
 	/* The backend has let go of every page: ours again. */
-	if (n->have_ring)
+	if (n->xb.have_ring)
 		ring_release(n);
-	n->broken = 0;
+	n->xb.broken = 0;
 	return 0;
 }

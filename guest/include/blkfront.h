@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "lib.h"
+#include "xbdev.h"
 #include "xen.h"
 
 /* ring.h leaves the barriers to the guest (interface version >= 3.2.8). */
@@ -51,12 +52,8 @@
 #define XENIA_DEVID_XVDB 51728
 
 struct blkfront {
-	unsigned int devid;
-	unsigned int slot; /* of the static tables */
-	char fe_path[40];  /* "device/vbd/<devid>", under our home */
-	char be_path[96];
-	char token[24];
-	domid_t backend_id;
+	/* devid, paths, backend, connected/broken/have_ring, port. */
+	struct xbdev xb;
 
 	/* From the backend's directory, read when it says Connected. */
 	uint64_t sectors;
@@ -69,13 +66,9 @@ struct blkfront {
 	unsigned long max_ring_order; /* read at InitWait */
 
 	/* The connection. */
-	int connected;
-	int broken;    /* the backend did not answer: I/O refused */
-	int have_ring; /* ring pages granted, port allocated */
 	unsigned int ring_order;
 	unsigned int nr_ring_pages;
 	grant_ref_t ring_refs[BLKFRONT_MAX_RING_PAGES];
-	evtchn_port_t port;
 	struct blkif_sring *sring;
 	blkif_front_ring_t ring;
 	uint32_t next_gen;

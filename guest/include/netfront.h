@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "lib.h"
+#include "xbdev.h"
 #include "xen.h"
 
 /* ring.h leaves the barriers to the guest (interface version >= 3.2.8). */
@@ -49,12 +50,8 @@
 #define NETFRONT_ETH_MAX 1514
 
 struct netfront {
-	unsigned int devid;
-	unsigned int slot; /* of the static tables */
-	char fe_path[40];  /* "device/vif/<devid>", under our home */
-	char be_path[96];
-	char token[24];
-	domid_t backend_id;
+	/* devid, paths, backend, connected/broken/have_ring, port. */
+	struct xbdev xb;
 
 	/* From the frontend's `mac` (else the backend's), and the backend. */
 	uint8_t mac[6];
@@ -62,11 +59,7 @@ struct netfront {
 	int feature_rx_copy, feature_sg;
 
 	/* The connection. */
-	int connected;
-	int broken;    /* the backend did not answer: sends refused */
-	int have_ring; /* ring pages granted, port allocated */
 	grant_ref_t tx_ring_ref, rx_ring_ref;
-	evtchn_port_t port;
 	struct netif_tx_sring *tx_sring;
 	struct netif_rx_sring *rx_sring;
 	netif_tx_front_ring_t tx;

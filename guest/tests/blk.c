@@ -36,6 +36,7 @@
 #include "blkfront.h"
 #include "console.h"
 #include "events.h"
+#include "frontend.h"
 #include "gnttab.h"
 #include "guest.h"
 #include "lib.h"
@@ -172,16 +173,8 @@ static struct blkfront *blk_setup(const char *name)
 	struct blkfront *d;
 	int rc;
 
-	rc = xenbus_init();
-	if (rc == -XEN_ENOENT) {
-		printf("SKIP: %s: no store ring\n", name);
-		return NULL;
-	}
-	irq_enable();
-	if (!check(rc == 0, "%s: XenStore client up rc=%d", name, rc))
-		return NULL;
-	rc = blkfront_probe();
-	if (!check(rc >= 0, "%s: device/vbd listed rc=%d", name, rc))
+	rc = frontend_setup(name, "device/vbd", blkfront_probe);
+	if (rc < 0)
 		return NULL;
 	d = blkfront_get(XENIA_DEVID_XVDA);
 	if (!d) {
@@ -189,26 +182,18 @@ static struct blkfront *blk_setup(const char *name)
 		return NULL;
 	}
 	printf("%s: %d vbd(s); xvda's backend is %s (domain %u)\n", name, rc,
-	       d->be_path, d->backend_id);
+	       d->xb.be_path, d->xb.backend_id);
 	return d;
-}
-
-static int fe_state(struct blkfront *d)
-{
-	unsigned long v = 0;
-	char path[64];
-
-	snprintf(path, sizeof(path), "%s/state", d->fe_path);
-	return xenbus_read_uint(XENBUS_TX_NONE, path, &v) ? -1 : (int)v;
 }
 
 static void blk_connected(struct blkfront *d, const char *name, int rc)
 {
-	check(rc == 0 && d->connected && fe_state(d) == XenbusStateConnected &&
+	check(rc == 0 && d->xb.connected &&
+		  xbdev_fe_state(&d->xb) == XenbusStateConnected &&
 		  blkfront_backend_state(d) == XenbusStateConnected,
 	      "blk: %s connected (both ends Connected), %u ring page(s) "
 	      "(backend offers order %lu), port %u rc=%d",
-	      name, d->nr_ring_pages, d->max_ring_order, d->port, rc);
+	      name, d->nr_ring_pages, d->max_ring_order, d->xb.port, rc);
 }
 
 /* Until the host writes data/blk-resume (bounded). */
@@ -415,7 +400,8 @@ static void blk_readonly(struct blkfront *b)
 
 static void blk_disconnected(struct blkfront *d, const char *name, int rc)
 {
-	check(rc == 0 && !d->have_ring && fe_state(d) == XenbusStateClosed &&
+	check(rc == 0 && !d->xb.have_ring &&
+		  xbdev_fe_state(&d->xb) == XenbusStateClosed &&
 		  blkfront_backend_state(d) == XenbusStateClosed &&
 		  d->grants_stuck == 0,
 	      "blk: %s disconnected: both ends Closed, every grant ended "
@@ -570,10 +556,10 @@ static int hostile_grants(const struct blkfront *d)
 
 	memset(pg_ro, 0xa5, PAGE);
 	memset(pg_wrong, 0xee, PAGE);
-	rw = gnttab_grant_access(d->backend_id, gnttab_gfn(pg), 0);
-	ro = gnttab_grant_access(d->backend_id, gnttab_gfn(pg_ro), 1);
+	rw = gnttab_grant_access(d->xb.backend_id, gnttab_gfn(pg), 0);
+	ro = gnttab_grant_access(d->xb.backend_id, gnttab_gfn(pg_ro), 1);
 	wrong = gnttab_grant_access(WRONG_DOMID, gnttab_gfn(pg_wrong), 0);
-	in = gnttab_grant_access(d->backend_id, gnttab_gfn(ind), 1);
+	in = gnttab_grant_access(d->xb.backend_id, gnttab_gfn(ind), 1);
 	/* The table's last entry: nothing else uses that many. */
 	ref_unused = end - 1;
 	ref_rw = (grant_ref_t)rw;
@@ -751,7 +737,7 @@ static void hostile_corrupt_ring(struct blkfront *d)
 	/* A producer 1000 requests ahead of a 32-slot ring. */
 	__atomic_store_n(&d->sring->req_prod, d->ring.req_prod_pvt + 1000,
 			 __ATOMIC_RELEASE);
-	(void)ev_send(d->port);
+	(void)ev_send(d->xb.port);
 	st = blkfront_wait_backend(
 	    d, 1u << XenbusStateClosing | 1u << XenbusStateClosed,
 	    BLKFRONT_TIMEOUT_NS);

@@ -33,12 +33,12 @@
  */
 #include "console.h"
 #include "events.h"
+#include "frontend.h"
 #include "gnttab.h"
 #include "guest.h"
 #include "lib.h"
 #include "net.h"
 #include "netfront.h"
-#include "xenbus.h"
 
 #define MS 1000000ull
 #define SEC (1000 * MS)
@@ -59,16 +59,8 @@ static struct netfront *net_setup(const char *name)
 	char a[16], b[16], c[16];
 	int rc;
 
-	rc = xenbus_init();
-	if (rc == -XEN_ENOENT) {
-		printf("SKIP: %s: no store ring\n", name);
-		return NULL;
-	}
-	irq_enable();
-	if (!check(rc == 0, "%s: XenStore client up rc=%d", name, rc))
-		return NULL;
-	rc = netfront_probe();
-	if (!check(rc >= 0, "%s: device/vif listed rc=%d", name, rc))
+	rc = frontend_setup(name, "device/vif", netfront_probe);
+	if (rc < 0)
 		return NULL;
 	n = netfront_get(0);
 	if (!n) {
@@ -80,28 +72,20 @@ static struct netfront *net_setup(const char *name)
 		    net_cmdline_ipv4("gw", 0x0a000202));
 	peer = net_cmdline_ipv4("peer", ifc.gw);
 	printf("%s: vif 0's backend is %s (domain %u); ip %s gw %s peer %s\n",
-	       name, n->be_path, n->backend_id, net_ipv4_str(ifc.ip, a),
+	       name, n->xb.be_path, n->xb.backend_id, net_ipv4_str(ifc.ip, a),
 	       net_ipv4_str(ifc.gw, b), net_ipv4_str(peer, c));
 	return n;
-}
-
-static int fe_state(struct netfront *n)
-{
-	unsigned long v = 0;
-	char path[64];
-
-	snprintf(path, sizeof(path), "%s/state", n->fe_path);
-	return xenbus_read_uint(XENBUS_TX_NONE, path, &v) ? -1 : (int)v;
 }
 
 static int net_connect(struct netfront *n, const char *name, const char *what)
 {
 	int rc = netfront_connect(n);
 
-	check(rc == 0 && n->connected && fe_state(n) == XenbusStateConnected &&
+	check(rc == 0 && n->xb.connected &&
+		  xbdev_fe_state(&n->xb) == XenbusStateConnected &&
 		  netfront_backend_state(n) == XenbusStateConnected,
 	      "%s: vif 0 %s (both ends Connected), port %u rc=%d", name, what,
-	      n->port, rc);
+	      n->xb.port, rc);
 	/* The MAC may only now be known (read at InitWait). */
 	memcpy(ifc.mac, n->mac, 6);
 	return rc;
@@ -109,7 +93,8 @@ static int net_connect(struct netfront *n, const char *name, const char *what)
 
 static void net_disconnected(struct netfront *n, const char *name, int rc)
 {
-	check(rc == 0 && !n->have_ring && fe_state(n) == XenbusStateClosed &&
+	check(rc == 0 && !n->xb.have_ring &&
+		  xbdev_fe_state(&n->xb) == XenbusStateClosed &&
 		  netfront_backend_state(n) == XenbusStateClosed &&
 		  n->grants_stuck == 0,
 	      "%s: vif 0 disconnected: both ends Closed, every grant ended "
@@ -356,9 +341,9 @@ static int hostile_grants(struct netfront *n)
 	(void)net_build_arp_request(&ifc, peer, pg);
 	memcpy(pg_wrong, pg, 60);
 	memcpy(pg_revoked, pg, 60);
-	ok = gnttab_grant_access(n->backend_id, gnttab_gfn(pg), 1);
+	ok = gnttab_grant_access(n->xb.backend_id, gnttab_gfn(pg), 1);
 	wrong = gnttab_grant_access(WRONG_DOMID, gnttab_gfn(pg_wrong), 1);
-	rev = gnttab_grant_access(n->backend_id, gnttab_gfn(pg_revoked), 1);
+	rev = gnttab_grant_access(n->xb.backend_id, gnttab_gfn(pg_revoked), 1);
 	ref_unused = end - 1;
 	ref_ok = (grant_ref_t)ok;
 	ref_wrong = (grant_ref_t)wrong;
@@ -470,7 +455,7 @@ static void hostile_corrupt_ring(struct netfront *n)
 	/* A producer 1000 requests ahead of a 256-slot ring. */
 	__atomic_store_n(&n->tx_sring->req_prod, n->tx.req_prod_pvt + 1000,
 			 __ATOMIC_RELEASE);
-	(void)ev_send(n->port);
+	(void)ev_send(n->xb.port);
 	st = netfront_wait_backend(
 	    n, 1u << XenbusStateClosing | 1u << XenbusStateClosed,
 	    NETFRONT_TIMEOUT_NS);
