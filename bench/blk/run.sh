@@ -23,24 +23,10 @@ HOSTIO=$BUILD/hostio
 TSCHZ=$BUILD/tschz
 OUT=$BUILD/bench-blk
 
-for src in hostio:blk/hostio.c tschz:hypercall/tschz.c; do
-	bin=$BUILD/${src%%:*}
-	if [ ! -x "$bin" ] || [ "$REPO/bench/${src#*:}" -nt "$bin" ]; then
-		gcc -O2 -Wall -o "$bin" "$REPO/bench/${src#*:}"
-	fi
-done
-rm -rf "$OUT"
-mkdir -p "$OUT/run"
-export XENIA_RUNDIR="$OUT/run"
-"$XSD" >"$OUT/xenstored.log" 2>&1 &
-XSD_PID=$!
+. "$(dirname "$0")/../devices-env.sh"
+bench_build_helpers hostio:blk/hostio.c tschz:hypercall/tschz.c
 trap 'kill $XSD_PID 2>/dev/null; wait $XSD_PID 2>/dev/null || true' EXIT
-i=0
-while [ ! -S "$OUT/run/xenstored/socket" ]; do
-	i=$((i + 1))
-	[ "$i" -lt 100 ] || { echo "run.sh: xenstored did not start" >&2; exit 1; }
-	sleep 0.05
-done
+bench_xenstored
 
 HZ=$("$TSCHZ")
 echo "blk bench: $ROUNDS rounds, $(date -u +%FT%TZ), load $(cut -d' ' -f1-3 /proc/loadavg)"

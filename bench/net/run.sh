@@ -28,20 +28,12 @@ if [ "$(id -u)" != 0 ]; then
 	echo "run.sh: needs root (a network namespace, a bridge, taps)" >&2
 	exit 2
 fi
-for src in hostnet:net/hostnet.c tschz:hypercall/tschz.c; do
-	bin=$BUILD/${src%%:*}
-	if [ ! -x "$bin" ] || [ "$REPO/bench/${src#*:}" -nt "$bin" ]; then
-		gcc -O2 -Wall -o "$bin" "$REPO/bench/${src#*:}"
-	fi
-done
-rm -rf "$OUT"
-mkdir -p "$OUT/run"
-export XENIA_RUNDIR="$OUT/run"
-"$XSD" >"$OUT/xenstored.log" 2>&1 &
-XSD_PID=$!
+. "$(dirname "$0")/../devices-env.sh"
+bench_build_helpers hostnet:net/hostnet.c tschz:hypercall/tschz.c
+XSD_PID=
 cleanup() {
-	kill $XSD_PID 2>/dev/null || true
-	wait $XSD_PID 2>/dev/null || true
+	[ -z "$XSD_PID" ] || kill $XSD_PID 2>/dev/null || true
+	[ -z "$XSD_PID" ] || wait $XSD_PID 2>/dev/null || true
 	ip netns del "$NS" 2>/dev/null || true
 }
 trap cleanup EXIT
@@ -50,12 +42,7 @@ ip -n "$NS" link set lo up
 ip -n "$NS" link add "$BR" type bridge
 ip -n "$NS" addr add 10.0.3.1/24 dev "$BR"
 ip -n "$NS" link set "$BR" up
-i=0
-while [ ! -S "$OUT/run/xenstored/socket" ]; do
-	i=$((i + 1))
-	[ "$i" -lt 100 ] || { echo "run.sh: xenstored did not start" >&2; exit 1; }
-	sleep 0.05
-done
+bench_xenstored
 
 HZ=$("$BUILD/tschz")
 echo "net bench: $ROUNDS rounds, $(date -u +%FT%TZ), load $(cut -d' ' -f1-3 /proc/loadavg)"
