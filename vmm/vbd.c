@@ -16,8 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
 #include "blkback.h"
 #include "diskspec.h"
@@ -33,17 +31,15 @@ struct vbd {
 	struct diskspec spec;
 	struct blkback *bb;
 	struct gnttab_grantee grantee;
-	int kick_fd;
-	struct loop_source kick_src;
-	uint32_t dport; /* dom0's end, 0 when unbound */
+	struct xenbus_kick kick;
+	struct xenbus_port port;
 };
 
 static void vbd_notify(void *ctx)
 {
 	struct vbd *v = ctx;
 
-	if (v->dport)
-		evtchn_backend_notify(v->d, v->dport);
+	xenbus_port_notify(&v->port);
 }
 
 static void vbd_event(void *ctx, enum blkback_event ev)
@@ -58,22 +54,11 @@ static void vbd_event(void *ctx, enum blkback_event ev)
 		xenbus_dev_disconnected(v->dev);
 }
 
-static void vbd_kicked(struct domain *d, struct loop_source *s)
+static void vbd_kicked(void *arg)
 {
-	struct vbd *v = s->arg;
-	uint64_t n;
+	struct vbd *v = arg;
 
-	(void)d;
-	if (read(v->kick_fd, &n, sizeof(n)) == sizeof(n))
-		blkback_kick(v->bb);
-}
-
-static void vbd_put(void *ctx, const char *key, const char *value)
-{
-	struct xenbus_dev *dev = ctx;
-
-	if (xenbus_dev_write(dev, key, value) < 0)
-		log_warn("vbd: %s: writing %s", dev->be_path, key);
+	blkback_kick(v->bb);
 }
 
 static int vbd_features(struct xenbus_dev *dev)
@@ -81,15 +66,8 @@ static int vbd_features(struct xenbus_dev *dev)
 	struct vbd *v = dev->priv;
 
 	v->dev = dev;
-	blkback_features(v->bb, vbd_put, dev);
+	blkback_features(v->bb, xenbus_dev_put, dev);
 	return 0;
-}
-
-static void vbd_unbind(struct vbd *v)
-{
-	if (v->dport)
-		evtchn_backend_unbind(v->d, v->dport);
-	v->dport = 0;
 }
 
 static int vbd_connect(struct xenbus_dev *dev)
@@ -97,9 +75,10 @@ static int vbd_connect(struct xenbus_dev *dev)
 	struct vbd *v = dev->priv;
 	grant_ref_t refs[BLKBACK_MAX_RING_PAGES];
 	char protocol[32], key[20];
-	uint64_t order = 0, port, ref;
+	uint64_t order = 0, ref;
+	uint32_t port;
 	unsigned int i, n;
-	int rc, dport;
+	int rc;
 
 	/* ring-page-order absent: one page named by ring-ref. */
 	rc = xenbus_dev_read_uint(dev, "ring-page-order",
@@ -118,19 +97,17 @@ static int vbd_connect(struct xenbus_dev *dev)
 			return -EINVAL;
 		refs[i] = (grant_ref_t)ref;
 	}
-	if (xenbus_dev_read_uint(dev, "event-channel", EVTCHN_MAX - 1,
-				 &port) < 0)
+	if (xenbus_dev_read_port(dev, "event-channel", &port) < 0)
 		return -EINVAL;
 	if (xenbus_dev_read(dev, "protocol", protocol, sizeof(protocol)) < 0)
 		snprintf(protocol, sizeof(protocol), "%s",
 			 XEN_IO_PROTO_ABI_NATIVE);
-	dport = evtchn_backend_bind(v->d, (uint32_t)port, v->kick_fd);
-	if (dport < 0)
-		return dport;
-	v->dport = (uint32_t)dport;
+	rc = xenbus_port_bind(&v->port, &v->kick, port);
+	if (rc < 0)
+		return rc;
 	rc = blkback_connect(v->bb, refs, n, protocol);
 	if (rc < 0) {
-		vbd_unbind(v);
+		xenbus_port_unbind(&v->port);
 		return rc;
 	}
 	return 0;
@@ -143,7 +120,7 @@ static int vbd_disconnect(struct xenbus_dev *dev)
 
 	/* Draining requests may still notify; the port goes after. */
 	if (rc != -EINPROGRESS)
-		vbd_unbind(v);
+		xenbus_port_unbind(&v->port);
 	return rc;
 }
 
@@ -162,9 +139,8 @@ static void vbd_destroy(struct xenbus_dev *dev)
 		 (unsigned long long)st.bytes_read,
 		 (unsigned long long)st.bytes_written);
 	blkback_close(v->bb);
-	vbd_unbind(v);
-	loop_del(&v->d->loop, &v->kick_src);
-	close(v->kick_fd);
+	xenbus_port_unbind(&v->port);
+	xenbus_kick_close(&v->kick);
 	free(v);
 }
 
@@ -187,7 +163,7 @@ int vbd_add(struct domain *d, const char *spec)
 	if (!v)
 		return -ENOMEM;
 	v->d = d;
-	v->kick_fd = -1;
+	xenbus_kick_clear(&v->kick);
 	if (diskspec_parse(spec, &v->spec, err, sizeof(err)) < 0) {
 		log_errx("--disk %s", err);
 		rc = -EINVAL;
@@ -209,13 +185,7 @@ int vbd_add(struct domain *d, const char *spec)
 			 strerror(-rc));
 		goto fail;
 	}
-	v->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (v->kick_fd < 0) {
-		rc = -errno;
-		goto fail;
-	}
-	v->kick_src = (struct loop_source){v->kick_fd, vbd_kicked, v};
-	rc = loop_add(&d->loop, &v->kick_src);
+	rc = xenbus_kick_open(&v->kick, d, vbd_kicked, v);
 	if (rc < 0)
 		goto fail;
 	{
@@ -242,10 +212,7 @@ int vbd_add(struct domain *d, const char *spec)
 fail:
 	if (v->bb)
 		blkback_close(v->bb);
-	if (v->kick_fd >= 0) {
-		loop_del(&d->loop, &v->kick_src);
-		close(v->kick_fd);
-	}
+	xenbus_kick_close(&v->kick);
 	free(v);
 	return rc;
 }

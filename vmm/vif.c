@@ -21,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/random.h>
 #include <unistd.h>
 
@@ -39,10 +38,9 @@ struct vif {
 	struct nethost *host;
 	struct netback *nb;
 	struct gnttab_grantee grantee;
-	int kick_fd;
-	struct loop_source kick_src;
-	bool kick_added;
-	uint32_t dport_tx, dport_rx; /* dom0's ends; equal if not split */
+	struct xenbus_kick kick;
+	/* Dom0's ends; rx bound only if the frontend split its channel. */
+	struct xenbus_port port_tx, port_rx;
 };
 
 /* --- the spec ------------------------------------------------------------- */
@@ -168,11 +166,13 @@ static int vif_random_mac(uint8_t mac[6])
 static void vif_notify(void *ctx, bool tx, bool rx)
 {
 	struct vif *v = ctx;
+	bool split = v->port_rx.dport != 0;
 
-	if (tx && v->dport_tx)
-		evtchn_backend_notify(v->d, v->dport_tx);
-	if (rx && v->dport_rx && (!tx || v->dport_rx != v->dport_tx))
-		evtchn_backend_notify(v->d, v->dport_rx);
+	/* One channel: raised once for both. */
+	if (tx || (rx && !split))
+		xenbus_port_notify(&v->port_tx);
+	if (rx && split)
+		xenbus_port_notify(&v->port_rx);
 }
 
 static void vif_event(void *ctx, enum netback_event ev)
@@ -188,18 +188,15 @@ static void vif_rekick(void *ctx)
 	struct vif *v = ctx;
 	uint64_t one = 1;
 
-	if (write(v->kick_fd, &one, sizeof(one)) < 0)
+	if (write(v->kick.fd, &one, sizeof(one)) < 0)
 		log_warn("vif: dom %u vif %u: kick", v->d->xen.domid, v->devid);
 }
 
-static void vif_kicked(struct domain *d, struct loop_source *s)
+static void vif_kicked(void *arg)
 {
-	struct vif *v = s->arg;
-	uint64_t n;
+	struct vif *v = arg;
 
-	(void)d;
-	if (read(v->kick_fd, &n, sizeof(n)) == sizeof(n))
-		netback_kick(v->nb);
+	netback_kick(v->nb);
 }
 
 static void vif_host_rx(void *ctx, const void *frame, size_t len)
@@ -210,31 +207,19 @@ static void vif_host_rx(void *ctx, const void *frame, size_t len)
 		netback_rx(v->nb, frame, len);
 }
 
-static void vif_put(void *ctx, const char *key, const char *value)
-{
-	struct xenbus_dev *dev = ctx;
-
-	if (xenbus_dev_write(dev, key, value) < 0)
-		log_warn("vif: %s: writing %s", dev->be_path, key);
-}
-
 static int vif_features(struct xenbus_dev *dev)
 {
 	struct vif *v = dev->priv;
 
 	v->dev = dev;
-	netback_features(v->nb, vif_put, dev);
+	netback_features(v->nb, xenbus_dev_put, dev);
 	return 0;
 }
 
 static void vif_unbind(struct vif *v)
 {
-	if (v->dport_rx && v->dport_rx != v->dport_tx)
-		evtchn_backend_unbind(v->d, v->dport_rx);
-	if (v->dport_tx)
-		evtchn_backend_unbind(v->d, v->dport_tx);
-	v->dport_tx = 0;
-	v->dport_rx = 0;
+	xenbus_port_unbind(&v->port_rx);
+	xenbus_port_unbind(&v->port_tx);
 }
 
 /* A 0/1 flag of the frontend's; absent is 0. */
@@ -249,21 +234,12 @@ static int vif_read_flag(struct xenbus_dev *dev, const char *key, bool *out)
 	return 0;
 }
 
-static int vif_bind(struct vif *v, uint64_t port, uint32_t *dport)
-{
-	int rc = evtchn_backend_bind(v->d, (uint32_t)port, v->kick_fd);
-
-	if (rc < 0)
-		return rc;
-	*dport = (uint32_t)rc;
-	return 0;
-}
-
 static int vif_connect(struct xenbus_dev *dev)
 {
 	struct vif *v = dev->priv;
 	struct netback_frontend fe = {0};
-	uint64_t tx_ref, rx_ref, port, port_rx, queues;
+	uint64_t tx_ref, rx_ref, queues;
+	uint32_t port, port_rx;
 	bool copy = false;
 	int rc;
 
@@ -289,17 +265,15 @@ static int vif_connect(struct xenbus_dev *dev)
 	if (vif_read_flag(dev, "feature-sg", &fe.rx_sg) < 0 ||
 	    vif_read_flag(dev, "feature-rx-notify", &fe.rx_notify) < 0)
 		return -EINVAL;
-	if (xenbus_dev_read_uint(dev, "event-channel", EVTCHN_MAX - 1, &port) ==
-	    0) {
-		rc = vif_bind(v, port, &v->dport_tx);
-		v->dport_rx = v->dport_tx;
-	} else if (xenbus_dev_read_uint(dev, "event-channel-tx", EVTCHN_MAX - 1,
-					&port) == 0 &&
-		   xenbus_dev_read_uint(dev, "event-channel-rx", EVTCHN_MAX - 1,
-					&port_rx) == 0) {
-		rc = vif_bind(v, port, &v->dport_tx);
+	/* Both split ports are read before either is bound. */
+	if (xenbus_dev_read_port(dev, "event-channel", &port) == 0) {
+		rc = xenbus_port_bind(&v->port_tx, &v->kick, port);
+	} else if (xenbus_dev_read_port(dev, "event-channel-tx", &port) == 0 &&
+		   xenbus_dev_read_port(dev, "event-channel-rx", &port_rx) ==
+		       0) {
+		rc = xenbus_port_bind(&v->port_tx, &v->kick, port);
 		if (rc == 0)
-			rc = vif_bind(v, port_rx, &v->dport_rx);
+			rc = xenbus_port_bind(&v->port_rx, &v->kick, port_rx);
 	} else {
 		return -EINVAL;
 	}
@@ -329,10 +303,7 @@ static void vif_free(struct vif *v)
 	netback_close(v->nb);
 	vif_unbind(v);
 	nethost_close(v->host);
-	if (v->kick_added)
-		loop_del(&v->d->loop, &v->kick_src);
-	if (v->kick_fd >= 0)
-		close(v->kick_fd);
+	xenbus_kick_close(&v->kick);
 	free(v);
 }
 
@@ -403,7 +374,7 @@ int vif_add(struct domain *d, const char *spec)
 	if (!v)
 		return -ENOMEM;
 	v->d = d;
-	v->kick_fd = -1;
+	xenbus_kick_clear(&v->kick);
 	v->devid = vif_next_devid(d);
 	if (vif_parse_spec(spec, &v->spec, err, sizeof(err)) < 0) {
 		log_errx("--vif %s", err);
@@ -437,16 +408,9 @@ int vif_add(struct domain *d, const char *spec)
 	rc = netback_open(&v->nb, &env);
 	if (rc < 0)
 		goto fail;
-	v->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (v->kick_fd < 0) {
-		rc = -errno;
-		goto fail;
-	}
-	v->kick_src = (struct loop_source){v->kick_fd, vif_kicked, v};
-	rc = loop_add(&d->loop, &v->kick_src);
+	rc = xenbus_kick_open(&v->kick, d, vif_kicked, v);
 	if (rc < 0)
 		goto fail;
-	v->kick_added = true;
 	snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x",
 		 v->spec.mac[0], v->spec.mac[1], v->spec.mac[2], v->spec.mac[3],
 		 v->spec.mac[4], v->spec.mac[5]);

@@ -5,6 +5,10 @@
  * events; its fd is a source of the event loop.  Each device watches its
  * frontend's `state` node with its own token; every event re-reads the
  * state (watch events only say "look") and steps the machine.
+ *
+ * Below it, what every device type's glue needs: the kick eventfd its
+ * frontend's sends write, dom0's ends of the event channels bound to it,
+ * and the put() callback through which an engine writes its keys.
  */
 #include "xenbus_back.h"
 
@@ -13,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <xenstore.h>
 
@@ -91,6 +97,97 @@ int xenbus_dev_write(struct xenbus_dev *dev, const char *key,
 		      (unsigned int)strlen(value)))
 		return -errno;
 	return 0;
+}
+
+void xenbus_dev_put(void *ctx, const char *key, const char *value)
+{
+	struct xenbus_dev *dev = ctx;
+
+	if (xenbus_dev_write(dev, key, value) < 0)
+		log_warn("%s: %s: writing %s", dev->ops->type, dev->be_path,
+			 key);
+}
+
+int xenbus_dev_read_port(struct xenbus_dev *dev, const char *key,
+			 uint32_t *port)
+{
+	uint64_t v;
+	int rc;
+
+	rc = xenbus_dev_read_uint(dev, key, EVTCHN_MAX - 1, &v);
+	if (rc < 0)
+		return rc;
+	*port = (uint32_t)v;
+	return 0;
+}
+
+static void xenbus_kicked(struct domain *d, struct loop_source *s)
+{
+	struct xenbus_kick *k = s->arg;
+	uint64_t n;
+
+	(void)d;
+	if (read(k->fd, &n, sizeof(n)) == sizeof(n))
+		k->fn(k->arg);
+}
+
+void xenbus_kick_clear(struct xenbus_kick *k)
+{
+	*k = (struct xenbus_kick){.fd = -1};
+}
+
+int xenbus_kick_open(struct xenbus_kick *k, struct domain *d,
+		     xenbus_kick_fn *fn, void *arg)
+{
+	int rc;
+
+	*k = (struct xenbus_kick){.d = d, .fd = -1, .fn = fn, .arg = arg};
+	k->fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (k->fd < 0)
+		return -errno;
+	k->src = (struct loop_source){k->fd, xenbus_kicked, k};
+	rc = loop_add(&d->loop, &k->src);
+	if (rc < 0) {
+		xenbus_kick_close(k);
+		return rc;
+	}
+	k->added = true;
+	return 0;
+}
+
+void xenbus_kick_close(struct xenbus_kick *k)
+{
+	if (k->added)
+		loop_del(&k->d->loop, &k->src);
+	if (k->fd >= 0)
+		close(k->fd);
+	k->added = false;
+	k->fd = -1;
+}
+
+int xenbus_port_bind(struct xenbus_port *p, struct xenbus_kick *k,
+		     uint32_t port)
+{
+	int rc = evtchn_backend_bind(k->d, port, k->fd);
+
+	if (rc < 0)
+		return rc;
+	p->d = k->d;
+	p->dport = (uint32_t)rc;
+	return 0;
+}
+
+void xenbus_port_notify(const struct xenbus_port *p)
+{
+	if (p->dport)
+		evtchn_backend_notify(p->d, p->dport);
+}
+
+void xenbus_port_unbind(struct xenbus_port *p)
+{
+	if (p->dport)
+		evtchn_backend_unbind(p->d, p->dport);
+	p->dport = 0;
 }
 
 static void xenbus_set_state(struct xenbus_dev *dev, enum xenbus_state s)

@@ -112,5 +112,48 @@ int xenbus_dev_read_uint(struct xenbus_dev *dev, const char *key,
 	__attribute__((warn_unused_result));
 int xenbus_dev_write(struct xenbus_dev *dev, const char *key,
 		     const char *value) __attribute__((warn_unused_result));
+/* xenbus_dev_write() as the engines' put(ctx = dev) callback; logs. */
+void xenbus_dev_put(void *ctx, const char *key, const char *value);
+/* An event-channel port the frontend names: below EVTCHN_MAX. */
+int xenbus_dev_read_port(struct xenbus_dev *dev, const char *key,
+			 uint32_t *port) __attribute__((warn_unused_result));
+
+/*
+ * Where a frontend's sends arrive: an eventfd, a source of the domain's
+ * loop that calls fn(arg) once the guest has sent.  Dom0's ends of the
+ * frontend's event channels are bound to it, one or (a vif's split tx
+ * and rx) several.
+ */
+typedef void xenbus_kick_fn(void *arg);
+
+struct xenbus_kick {
+	struct domain *d;
+	int fd; /* -1 when closed */
+	struct loop_source src;
+	bool added;
+	xenbus_kick_fn *fn;
+	void *arg;
+};
+
+/* Dom0's end of one of the frontend's event channels. */
+struct xenbus_port {
+	struct domain *d;
+	uint32_t dport; /* 0 when unbound */
+};
+
+/* Closed: xenbus_kick_close() is safe from then on. */
+void xenbus_kick_clear(struct xenbus_kick *k);
+int xenbus_kick_open(struct xenbus_kick *k, struct domain *d,
+		     xenbus_kick_fn *fn, void *arg)
+	__attribute__((warn_unused_result));
+void xenbus_kick_close(struct xenbus_kick *k);
+
+/* Binds dom0's end of the guest's port (unbound to dom0) to k. */
+int xenbus_port_bind(struct xenbus_port *p, struct xenbus_kick *k,
+		     uint32_t port) __attribute__((warn_unused_result));
+/* Raises the guest's end, if bound. */
+void xenbus_port_notify(const struct xenbus_port *p);
+/* Unbinds, if bound: the guest's end waits for a new backend. */
+void xenbus_port_unbind(struct xenbus_port *p);
 
 #endif
