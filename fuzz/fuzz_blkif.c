@@ -59,8 +59,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static struct domain *dom;
-static struct gnttab_grantee grantee;
+static struct vmm_fake_guest guest;
 static struct blkback *disks[2];
 static struct blkback *current; /* the disk this input drives */
 static unsigned int disconnected_events;
@@ -80,25 +79,13 @@ static void die(const char *what)
 
 static uint8_t *page(uint64_t gfn)
 {
-	return dom->ram + gfn * PAGE;
-}
-
-static grant_entry_v1_t *entry(grant_ref_t ref)
-{
-	return (grant_entry_v1_t *)page(TABLE_GFN) + ref;
-}
-
-static void grant(grant_ref_t ref, uint64_t gfn, uint16_t flags)
-{
-	entry(ref)->domid = 0;
-	entry(ref)->frame = (uint32_t)gfn;
-	__atomic_store_n(&entry(ref)->flags, GTF_permit_access | flags,
-			 __ATOMIC_SEQ_CST);
+	return vmm_fake_page(&guest, gfn);
 }
 
 static void grant_data(unsigned int i)
 {
-	grant(DATA_REF(i), DATA_GFN(i), i % 4 == 3 ? GTF_readonly : 0);
+	vmm_fake_grant(&guest, DATA_REF(i), DATA_GFN(i),
+		       i % 4 == 3 ? GTF_readonly : 0);
 }
 
 static void reset_indirect(unsigned int p)
@@ -146,7 +133,7 @@ static void setup(void)
 {
 	static const struct blkback_env env = {
 	    .gnttab = &gnttab_domain_ops,
-	    .gnttab_ctx = &grantee,
+	    .gnttab_ctx = &guest.grantee,
 	    .notify = on_notify,
 	    .event = on_event,
 	    .name = "fuzz",
@@ -154,10 +141,8 @@ static void setup(void)
 
 	log_init("fuzz_blkif", LOG_LVL_ERR);
 	log_set_level(LOG_LVL_ERR);
-	dom = vmm_fake_domain(5, 1);
-	if (gnttab_add_to_physmap(dom, 0, TABLE_GFN) < 0)
+	if (vmm_fake_guest_init(&guest, 5, TABLE_GFN) < 0)
 		die("grant table");
-	grantee = (struct gnttab_grantee){dom, 0};
 	disks[0] = open_disk(false, &env);
 	disks[1] = open_disk(true, &env);
 }
@@ -165,13 +150,10 @@ static void setup(void)
 /* Nothing mapped, nothing marked in use: what a disconnect leaves. */
 static void check_released(void)
 {
-	grant_ref_t ref;
+	const char *left = vmm_fake_leftover(&guest, NR_REFS);
 
-	if (dom->gnttab.maptrack_used)
-		die("mappings left after disconnect");
-	for (ref = 0; ref < NR_REFS; ref++)
-		if (entry(ref)->flags & (GTF_reading | GTF_writing))
-			die("grant left in use after disconnect");
+	if (left)
+		die(left);
 }
 
 static struct blkif_sring *sring(void)
@@ -192,7 +174,7 @@ static void connect_fe(struct fe *f)
 	unsigned int i;
 
 	for (i = 0; i < f->nr_pages; i++) {
-		grant(RING_REF(i), RING_GFN(i), 0);
+		vmm_fake_grant(&guest, RING_REF(i), RING_GFN(i), 0);
 		memset(page(RING_GFN(i)), 0, PAGE);
 		refs[i] = RING_REF(i);
 	}
@@ -347,6 +329,7 @@ static void op_indirect(struct fuzz_input *in)
 /* The guest changes a grant, as it may when the backend is not using it. */
 static void op_grant(struct fuzz_input *in)
 {
+	grant_entry_v1_t *e;
 	const uint8_t *b;
 	grant_ref_t ref;
 	uint16_t old, new;
@@ -361,7 +344,8 @@ static void op_grant(struct fuzz_input *in)
 		ref = DATA_REF(b[0] % NR_DATA);
 		gfn = DATA_GFN(b[0] % NR_DATA);
 	}
-	old = __atomic_load_n(&entry(ref)->flags, __ATOMIC_SEQ_CST);
+	e = vmm_fake_entry(&guest, ref);
+	old = __atomic_load_n(&e->flags, __ATOMIC_SEQ_CST);
 	if (old & (GTF_reading | GTF_writing))
 		return;
 	switch (b[1] % 3) {
@@ -375,8 +359,8 @@ static void op_grant(struct fuzz_input *in)
 		new = GTF_permit_access;
 		break;
 	}
-	entry(ref)->frame = (uint32_t)gfn;
-	(void)__atomic_compare_exchange_n(&entry(ref)->flags, &old, new, false,
+	e->frame = (uint32_t)gfn;
+	(void)__atomic_compare_exchange_n(&e->flags, &old, new, false,
 					  __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 }
 
@@ -388,7 +372,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	unsigned int i;
 	int cfg, op;
 
-	if (!dom)
+	if (!guest.d)
 		setup();
 	cfg = fuzz_take_byte(&in);
 	if (cfg < 0)
@@ -396,7 +380,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (i = 0; i < NR_DATA; i++)
 		grant_data(i);
 	for (i = 0; i < 8; i++) {
-		grant(IND_REF(i), IND_GFN(i), GTF_readonly);
+		vmm_fake_grant(&guest, IND_REF(i), IND_GFN(i), GTF_readonly);
 		reset_indirect(i);
 	}
 	memset(&f, 0, sizeof(f));

@@ -56,8 +56,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static struct domain *dom;
-static struct gnttab_grantee grantee;
+static struct vmm_fake_guest guest;
 static struct netback *nb;
 static bool refuse;
 static uint8_t frame[65536];
@@ -77,20 +76,7 @@ static void die(const char *what)
 
 static uint8_t *page(uint64_t gfn)
 {
-	return dom->ram + gfn * PAGE;
-}
-
-static grant_entry_v1_t *entry(grant_ref_t ref)
-{
-	return (grant_entry_v1_t *)page(TABLE_GFN) + ref;
-}
-
-static void grant(grant_ref_t ref, uint64_t gfn, uint16_t flags)
-{
-	entry(ref)->domid = 0;
-	entry(ref)->frame = (uint32_t)gfn;
-	__atomic_store_n(&entry(ref)->flags, GTF_permit_access | flags,
-			 __ATOMIC_SEQ_CST);
+	return vmm_fake_page(&guest, gfn);
 }
 
 static int sink_send(struct nethost *h, const void *f, size_t len)
@@ -134,7 +120,7 @@ static void setup(void)
 {
 	struct netback_env env = {
 	    .gnttab = &gnttab_domain_ops,
-	    .gnttab_ctx = &grantee,
+	    .gnttab_ctx = &guest.grantee,
 	    .notify = on_notify,
 	    .event = on_event,
 	    .host = &sink,
@@ -145,31 +131,26 @@ static void setup(void)
 
 	log_init("fuzz_netif", LOG_LVL_ERR);
 	log_set_level(LOG_LVL_ERR);
-	dom = vmm_fake_domain(5, 1);
-	if (gnttab_add_to_physmap(dom, 0, TABLE_GFN) < 0)
+	if (vmm_fake_guest_init(&guest, 5, TABLE_GFN) < 0)
 		die("grant table");
-	grantee = (struct gnttab_grantee){dom, 0};
 	if (netback_open(&nb, &env) < 0)
 		die("netback_open");
 }
 
 static void check_released(void)
 {
-	grant_ref_t ref;
+	const char *left = vmm_fake_leftover(&guest, NR_REFS);
 
-	if (dom->gnttab.maptrack_used)
-		die("mappings left after disconnect");
-	for (ref = 0; ref < NR_REFS; ref++)
-		if (entry(ref)->flags & (GTF_reading | GTF_writing))
-			die("grant left in use after disconnect");
+	if (left)
+		die(left);
 }
 
 static void connect_fe(struct fe *f)
 {
 	struct netback_frontend nf = {.rx_sg = f->sg, .rx_notify = true};
 
-	grant(TX_REF, TX_GFN, 0);
-	grant(RX_REF, RX_GFN, 0);
+	vmm_fake_grant(&guest, TX_REF, TX_GFN, 0);
+	vmm_fake_grant(&guest, RX_REF, RX_GFN, 0);
 	memset(page(TX_GFN), 0, PAGE);
 	memset(page(RX_GFN), 0, PAGE);
 	SHARED_RING_INIT((netif_tx_sring_t *)page(TX_GFN));
@@ -304,7 +285,8 @@ static void grants_reset(void)
 	unsigned int i;
 
 	for (i = 0; i < NR_DATA; i++)
-		grant(DATA_REF(i), DATA_GFN(i), i % 4 == 3 ? GTF_readonly : 0);
+		vmm_fake_grant(&guest, DATA_REF(i), DATA_GFN(i),
+			       i % 4 == 3 ? GTF_readonly : 0);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

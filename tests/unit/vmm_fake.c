@@ -2,7 +2,8 @@
 /*
  * Domains without KVM for the unit tests and fuzz harnesses of the VMM's
  * Xen state: RAM from malloc, real timerfds that nothing arms into the
- * past, a 1 GHz TSC.
+ * past, a 1 GHz TSC.  A frontend's domain (vmm_fake_guest) adds a grant
+ * table in its RAM that the harness, as the guest, writes.
  */
 #include "vmm_fake.h"
 
@@ -113,3 +114,48 @@ struct domain *vmm_fake_busy_domain(void)
 	return d;
 }
 
+
+int vmm_fake_guest_init(struct vmm_fake_guest *g, uint16_t domid,
+			uint64_t table_gfn)
+{
+	g->d = vmm_fake_domain(domid, 1);
+	g->table_gfn = table_gfn;
+	g->grantee = (struct gnttab_grantee){g->d, 0};
+	return gnttab_add_to_physmap(g->d, 0, table_gfn);
+}
+
+uint8_t *vmm_fake_page(const struct vmm_fake_guest *g, uint64_t gfn)
+{
+	return g->d->ram + gfn * 4096;
+}
+
+grant_entry_v1_t *vmm_fake_entry(const struct vmm_fake_guest *g,
+				 grant_ref_t ref)
+{
+	return (grant_entry_v1_t *)vmm_fake_page(g, g->table_gfn) + ref;
+}
+
+void vmm_fake_grant(const struct vmm_fake_guest *g, grant_ref_t ref,
+		    uint64_t gfn, uint16_t flags)
+{
+	grant_entry_v1_t *e = vmm_fake_entry(g, ref);
+
+	e->domid = 0;
+	e->frame = (uint32_t)gfn;
+	/* Flags last, as a guest does: the entry is whole when they show. */
+	__atomic_store_n(&e->flags, GTF_permit_access | flags,
+			 __ATOMIC_SEQ_CST);
+}
+
+const char *vmm_fake_leftover(const struct vmm_fake_guest *g,
+			      grant_ref_t nr_refs)
+{
+	grant_ref_t ref;
+
+	if (g->d->gnttab.maptrack_used)
+		return "mappings left after disconnect";
+	for (ref = 0; ref < nr_refs; ref++)
+		if (vmm_fake_entry(g, ref)->flags & (GTF_reading | GTF_writing))
+			return "grant left in use after disconnect";
+	return NULL;
+}

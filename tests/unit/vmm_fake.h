@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "domain.h"
+#include "gnttab.h"
 
 #define VMM_FAKE_RAM_SIZE (4u << 20)
 #define VMM_FAKE_SHINFO_GFN 0x10u
@@ -23,5 +24,32 @@ struct domain *vmm_fake_domain(uint16_t domid, unsigned int nr_vcpus);
  */
 struct domain *vmm_fake_busy_domain(void);
 void vmm_fake_free(struct domain *d);
+
+/*
+ * A frontend's domain, for a backend under test: its grant table's frame
+ * 0 at table_gfn in its RAM, and the grantee through which domain 0 (the
+ * backend) maps what it grants.
+ */
+struct vmm_fake_guest {
+	struct domain *d;
+	uint64_t table_gfn;
+	struct gnttab_grantee grantee;
+};
+
+/* abort()s if the domain cannot be made; else gnttab's 0 or -errno. */
+int vmm_fake_guest_init(struct vmm_fake_guest *g, uint16_t domid,
+			uint64_t table_gfn) __attribute__((warn_unused_result));
+uint8_t *vmm_fake_page(const struct vmm_fake_guest *g, uint64_t gfn);
+grant_entry_v1_t *vmm_fake_entry(const struct vmm_fake_guest *g,
+				 grant_ref_t ref);
+/* Grants gfn to domain 0 with GTF_permit_access | flags. */
+void vmm_fake_grant(const struct vmm_fake_guest *g, grant_ref_t ref,
+		    uint64_t gfn, uint16_t flags);
+/*
+ * What a disconnect left behind: a mapping, or one of refs 0..nr_refs-1
+ * marked in use; NULL if nothing.
+ */
+const char *vmm_fake_leftover(const struct vmm_fake_guest *g,
+			      grant_ref_t nr_refs);
 
 #endif
