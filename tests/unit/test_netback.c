@@ -808,12 +808,21 @@ struct seen {
 	unsigned int frames;
 	size_t len;
 	uint8_t frame[2048];
+	/*
+	 * Only frames of this ethertype count (0: all): a fresh tap also
+	 * carries the kernel's own IPv6 chatter (router solicitations...).
+	 */
+	uint16_t ethertype;
 };
 
 static void seen_rx(void *ctx, const void *frame, size_t len)
 {
 	struct seen *s = ctx;
+	const uint8_t *f = frame;
 
+	if (s->ethertype &&
+	    (len < 14 || (uint16_t)(f[12] << 8 | f[13]) != s->ethertype))
+		return;
 	if (len <= sizeof(s->frame)) {
 		memcpy(s->frame, frame, len);
 		s->len = len;
@@ -846,7 +855,7 @@ static void test_tap(void **state)
 	struct nethost *h = NULL;
 	struct sockaddr_ll sll;
 	struct ifreq ifr;
-	struct seen seen = {0};
+	struct seen seen = {.ethertype = 0x88b6};
 	uint8_t fr[64], got[2048];
 	struct loop l;
 	int sock, ps;
