@@ -59,6 +59,36 @@ if [ -c /dev/kvm ]; then
 	run build/xenia-vmm --kernel build/guest/test-guest.elf --memory 64 \
 		--vcpus 1
 	echo "(exit status $?: every check passed, poweroff)"
+
+	say "a domain with devices: XenStore ring, PV console, a disk, a vif"
+	start
+	truncate -s 16M "$RUNDIR/disk.img"
+	build/xenia-vmm --kernel build/guest/test-guest.elf --memory 64 \
+		--xenstore --name demo-dev --domid 5 \
+		--disk "file:$RUNDIR/disk.img,xvda,w" \
+		--vif mac=00:16:3e:00:00:05 \
+		--cmdline 'test=idle' >"$RUNDIR/idle.out" 2>&1 &
+	VPID=$!
+	i=0
+	until xenstore-read /local/domain/0/backend/vbd/5/51712/state \
+		>/dev/null 2>&1 || [ $i -ge 50 ]; do
+		i=$((i + 1)); sleep 0.1
+	done
+	echo "xenstore-ls /local/domain/5 (as libxl lays it out):"
+	xenstore-ls -f /local/domain/5 | sed 's/^/  /' | head -40
+	run xenstore-write /local/domain/5/control/shutdown poweroff
+	wait $VPID
+	echo "(exit status $?: the guest obeyed control/shutdown)"
+	say "every frontend: console, XenStore, block, network (libslirp)"
+	build/xenia-vmm --kernel build/guest/test-guest.elf --memory 64 \
+		--cmdline 'test=devices ip=10.0.2.15 peer=10.0.2.2' \
+		--xenstore --domid 6 --disk "file:$RUNDIR/disk.img,xvda,w" \
+		--vif mac=00:16:3e:00:00:06 >"$RUNDIR/devices.out" 2>&1
+	rc=$?
+	grep -E "^(PASS|FAIL): (blk|net): " "$RUNDIR/devices.out" | head -8
+	echo "... $(grep -c '^PASS' "$RUNDIR/devices.out") checks passed," \
+		"$(grep -c '^FAIL' "$RUNDIR/devices.out") failed (exit status $rc)"
+	stop
 else
 	echo "no /dev/kvm here: skipping the guest"
 fi
