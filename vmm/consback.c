@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/timerfd.h>
 #include <termios.h>
 #include <time.h>
@@ -39,7 +38,7 @@ static struct log_ratelimit consback_rl = LOG_RATELIMIT_INIT;
 void consback_clear(struct consback *c)
 {
 	memset(c, 0, sizeof(*c));
-	c->kick_fd = -1;
+	xenbus_kick_clear(&c->kick);
 	c->out_fd = -1;
 	c->in_fd = -1;
 	c->log_fd = -1;
@@ -175,20 +174,17 @@ static void consback_service(struct domain *d, struct consback *c)
 						     NULL) == 0)
 			c->throttled = true;
 	}
-	evtchn_backend_notify(d, c->dport);
+	xenbus_port_notify(&c->dport);
 	/* The guest may have made room for input. */
 	consback_set_input_polled(d, c, true);
 }
 
-static void consback_kicked(struct domain *d, struct loop_source *s)
+static void consback_kicked(void *arg)
 {
-	struct consback *c = s->arg;
-	uint64_t v;
+	struct consback *c = arg;
 
-	if (read(c->kick_fd, &v, sizeof(v)) < 0)
-		return;
 	if (!c->throttled)
-		consback_service(d, c);
+		consback_service(c->kick.d, c);
 }
 
 static void consback_rate_tick(struct domain *d, struct loop_source *s)
@@ -233,7 +229,7 @@ static void consback_input(struct domain *d, struct loop_source *s)
 		r->in[MASK_XENCONS_IDX(prod + i, r->in)] = buf[i];
 	__atomic_store_n(&r->in_prod, prod + (XENCONS_RING_IDX)n,
 			 __ATOMIC_RELEASE);
-	evtchn_backend_notify(d, c->dport);
+	xenbus_port_notify(&c->dport);
 }
 
 static int consback_open_pty(struct consback *c)
@@ -284,7 +280,7 @@ int consback_setup(struct domain *d, enum consback_mode mode,
 		   const char *log_path)
 {
 	struct consback *c = &d->cons;
-	int port, dport, rc;
+	int port, rc;
 
 	c->mode = mode;
 	c->refill_ns = consback_now_ns();
@@ -292,29 +288,30 @@ int consback_setup(struct domain *d, enum consback_mode mode,
 	rc = consback_open_io(c, log_path);
 	if (rc < 0)
 		return rc;
-	c->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	c->rate_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC |
 							 TFD_NONBLOCK);
-	if (c->kick_fd < 0 || c->rate_fd < 0) {
-		log_err("console: eventfd/timerfd");
+	if (c->rate_fd < 0) {
+		log_err("console: timerfd");
 		return -errno;
 	}
-	c->kick_src = (struct loop_source){c->kick_fd, consback_kicked, c};
+	rc = xenbus_kick_open(&c->kick, d, consback_kicked, c);
+	if (rc < 0) {
+		log_errx("console: eventfd: %s", strerror(-rc));
+		return rc;
+	}
 	c->rate_src = (struct loop_source){c->rate_fd, consback_rate_tick, c};
 	c->in_src = (struct loop_source){c->in_fd, consback_input, c};
-	if (loop_add(&d->loop, &c->kick_src) < 0 ||
-	    loop_add(&d->loop, &c->rate_src) < 0)
+	if (loop_add(&d->loop, &c->rate_src) < 0)
 		return -EIO;
 	consback_set_input_polled(d, c, true);
 
 	port = evtchn_alloc_for_backend(d);
 	if (port < 0)
 		return port;
-	dport = evtchn_backend_bind(d, (uint32_t)port, c->kick_fd);
-	if (dport < 0)
-		return dport;
+	rc = xenbus_port_bind(&c->dport, &c->kick, (uint32_t)port);
+	if (rc < 0)
+		return rc;
 	c->port = (uint32_t)port;
-	c->dport = (uint32_t)dport;
 	memset(consback_ring(d), 0, VMM_PAGE_SIZE);
 	pthread_mutex_lock(&d->xen.lock);
 	d->xen.hvm_params[HVM_PARAM_CONSOLE_PFN] =
@@ -330,22 +327,22 @@ int consback_rebind(struct domain *d)
 {
 	struct consback *c = &d->cons;
 	uint64_t port;
-	int dport;
+	int rc;
 
-	if (c->kick_fd < 0)
+	if (c->kick.fd < 0)
 		return 0;
 	pthread_mutex_lock(&d->xen.lock);
 	port = d->xen.hvm_params[HVM_PARAM_CONSOLE_EVTCHN];
 	pthread_mutex_unlock(&d->xen.lock);
-	dport = evtchn_backend_bind(d, (uint32_t)port, c->kick_fd);
-	if (dport < 0) {
+	/* The load freed every backend slot: our old dom0 port is gone. */
+	rc = xenbus_port_bind(&c->dport, &c->kick, (uint32_t)port);
+	if (rc < 0) {
 		log_errx("console: the loaded console port %llu is not one "
 			 "unbound to domain 0",
 			 (unsigned long long)port);
-		return dport;
+		return rc;
 	}
 	c->port = (uint32_t)port;
-	c->dport = (uint32_t)dport;
 	return 0;
 }
 
@@ -354,7 +351,7 @@ void consback_destroy(struct domain *d)
 	struct consback *c = &d->cons;
 
 	/* What the guest wrote last (its shutdown message) still goes out. */
-	if (c->kick_fd >= 0) {
+	if (c->kick.fd >= 0) {
 		c->tokens = CONSBACK_BURST;
 		(void)consback_drain(d, c);
 	}
@@ -362,8 +359,7 @@ void consback_destroy(struct domain *d)
 		close(c->in_fd);
 	if (c->log_fd >= 0)
 		close(c->log_fd);
-	if (c->kick_fd >= 0)
-		close(c->kick_fd);
+	xenbus_kick_close(&c->kick);
 	if (c->rate_fd >= 0)
 		close(c->rate_fd);
 	consback_clear(c);

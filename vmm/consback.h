@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "loop.h"
+#include "xenbus_back.h"
 
 #define CONSBACK_RATE (256u * 1024)
 #define CONSBACK_BURST (64u * 1024)
@@ -32,14 +33,14 @@ struct domain;
 
 struct consback {
 	enum consback_mode mode;
-	uint32_t port;	/* the guest's */
-	uint32_t dport; /* dom0's end, ours */
-	int kick_fd;	/* guest sends */
+	uint32_t port;		  /* the guest's */
+	struct xenbus_kick kick;  /* where the guest's sends arrive */
+	struct xenbus_port dport; /* dom0's end, ours */
 	int out_fd;	/* stdout or the pty master; -1 none */
 	int in_fd;	/* the pty master; -1 none */
 	int log_fd;
 	int rate_fd;	/* timerfd: resume after the rate limit */
-	struct loop_source kick_src, in_src, rate_src;
+	struct loop_source in_src, rate_src;
 	bool in_polled; /* in_src is in the loop */
 	bool throttled;
 	uint64_t tokens;     /* bytes we may still write now */
