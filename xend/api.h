@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+/* The API's handlers (api.c, api_devices.c): helpers they share. */
+#ifndef XENIA_XEND_API_H
+#define XENIA_XEND_API_H
+
+#include "xend.h"
+
+#define CTL_TIMEOUT_MS 2000
+/* A detach waits for the frontend to close (the vmm gives it 10 s). */
+#define CTL_DETACH_TIMEOUT_MS 15000
+
+typedef void api_action_fn(struct xdom *d, json_object *body,
+			   struct api_reply *r);
+
+/* Body fields: NULL/false with r set when a needed one is missing. */
+const char *api_str(json_object *body, const char *key, bool need,
+		    struct api_reply *r);
+bool api_num(json_object *body, const char *key, bool need, double min,
+	     double max, double *out, struct api_reply *r);
+bool api_bool(json_object *body, const char *key);
+/* {"cmd": cmd} */
+json_object *api_cmd(const char *cmd);
+/* Sends req (consumed) to d's vmm: its reply, or NULL with r set. */
+json_object *api_ctl(struct xdom *d, const char *what, json_object *req,
+		     struct api_reply *r);
+/* The same without xend.lock while it waits: d may be gone after it. */
+json_object *api_ctl_wait(struct xdom *d, const char *what, json_object *req,
+			  int timeout_ms, struct api_reply *r);
+bool api_start(struct xdom *d, bool paused, struct api_reply *r);
+
+api_action_fn act_block_list, act_block_attach, act_block_detach;
+api_action_fn act_network_list, act_network_attach, act_network_detach;
+
+#endif

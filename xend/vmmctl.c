@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One request to a domain's vmm on its control socket
+ * (docs/vmm-control.md): connect, a JSON line out, a JSON line back,
+ * bounded by a timeout so a wedged vmm cannot hold an API call forever.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "xend.h"
+
+#define VMMCTL_LINE_MAX 65536
+
+static int vmmctl_poll(int fd, short events, double deadline)
+{
+	struct pollfd p = {.fd = fd, .events = events};
+	int ms = (int)((deadline - xend_now()) * 1000);
+	int rc;
+
+	if (ms <= 0)
+		return -ETIMEDOUT;
+	rc = poll(&p, 1, ms);
+	if (rc < 0)
+		return errno == EINTR ? 0 : -errno;
+	return rc == 0 ? -ETIMEDOUT : 0;
+}
+
+json_object *vmmctl_call(int domid, json_object *req, int timeout_ms,
+			 char *err, size_t errlen)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	double deadline = xend_now() + timeout_ms / 1000.0;
+	static __thread char buf[VMMCTL_LINE_MAX];
+	const char *line = json_object_to_json_string_ext(
+		req, JSON_C_TO_STRING_PLAIN);
+	size_t len = strlen(line), off = 0, got = 0;
+	json_object *reply = NULL;
+	int fd = -1, rc = 0;
+	ssize_t n;
+	char *nl;
+
+	if (xend_path(sa.sun_path, sizeof(sa.sun_path), "xend/vmm/%d.sock",
+		      domid) < 0) {
+		snprintf(err, errlen, "control socket path too long");
+		return NULL;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		snprintf(err, errlen, "the domain's vmm does not answer on %s: "
+			 "%s", sa.sun_path, strerror(errno));
+		goto out;
+	}
+	while (off <= len) {
+		const char *p = off < len ? line + off : "\n";
+		size_t left = off < len ? len - off : 1;
+
+		n = send(fd, p, left, MSG_NOSIGNAL);
+		if (n < 0 && errno == EAGAIN) {
+			rc = vmmctl_poll(fd, POLLOUT, deadline);
+			if (rc < 0)
+				goto io_error;
+			continue;
+		}
+		if (n <= 0)
+			goto io_error;
+		off += (size_t)n;
+	}
+	for (;;) {
+		n = recv(fd, buf + got, sizeof(buf) - 1 - got, 0);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+			rc = vmmctl_poll(fd, POLLIN, deadline);
+			if (rc < 0)
+				goto io_error;
+			continue;
+		}
+		if (n <= 0)
+			goto io_error;
+		got += (size_t)n;
+		buf[got] = '\0';
+		nl = strchr(buf, '\n');
+		if (nl) {
+			*nl = '\0';
+			break;
+		}
+		if (got == sizeof(buf) - 1) {
+			snprintf(err, errlen, "the vmm's reply is too long");
+			goto out;
+		}
+	}
+	reply = json_tokener_parse(buf);
+	if (!reply)
+		snprintf(err, errlen, "the vmm's reply is not JSON");
+	goto out;
+io_error:
+	snprintf(err, errlen, "talking to domain %d's vmm: %s", domid,
+		 errno == ETIMEDOUT || rc == -ETIMEDOUT ? "timed out"
+							: strerror(errno));
+out:
+	if (fd >= 0)
+		close(fd);
+	return reply;
+}
