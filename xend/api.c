@@ -175,17 +175,27 @@ static double api_cpu_time(pid_t pid)
 
 json_object *api_domain_json(struct xdom *d, bool detail)
 {
-	json_object *o = json_object_new_object(), *info = NULL, *v, *a;
+	json_object *info = NULL, *o;
+	char err[128];
+
+	if (d->pidfd >= 0 && d->state == XD_RUNNING)
+		info = vmmctl_call(d->domid, api_cmd("info"), 250, err,
+				   sizeof(err));
+	o = api_domain_json_info(d, detail, info);
+	json_object_put(info);
+	return o;
+}
+
+json_object *api_domain_json_info(struct xdom *d, bool detail,
+				  json_object *info)
+{
+	json_object *o = json_object_new_object(), *v, *a;
 	uint64_t mem_kib = d->cfg->memory_mib << 10;
 	unsigned int online = d->cfg->vcpus;
 	bool blocked = false;
-	char err[128], *tty = NULL;
+	char *tty = NULL;
 	size_t i, n;
 
-	if (d->pidfd >= 0 && d->state == XD_RUNNING) {
-		info = vmmctl_call(d->domid, api_cmd("info"), 250, err,
-				   sizeof(err));
-	}
 	if (info) {
 		if (json_object_object_get_ex(info, "memory_kib", &v))
 			mem_kib = (uint64_t)json_object_get_int64(v);
@@ -206,7 +216,6 @@ json_object *api_domain_json(struct xdom *d, bool detail)
 					blocked = false;
 			}
 		}
-		json_object_put(info);
 	}
 	json_object_object_add(o, "name", json_object_new_string(d->name));
 	json_object_object_add(o, "domid", d->domid >= 0
@@ -234,10 +243,12 @@ json_object *api_domain_json(struct xdom *d, bool detail)
 	json_object_object_add(o, "managed", json_object_new_boolean(d->managed));
 	json_object_object_add(o, "pid", d->pid > 0 ? json_object_new_int(d->pid)
 						   : NULL);
-	if (d->domid >= 0 && d->pidfd >= 0)
+	if (detail && d->domid >= 0 && d->pidfd >= 0)
 		tty = store_read("/local/domain/%d/console/tty", d->domid);
-	json_object_object_add(o, "console_tty",
-			       tty ? json_object_new_string(tty) : NULL);
+	if (detail)
+		json_object_object_add(o, "console_tty",
+				       tty ? json_object_new_string(tty)
+					   : NULL);
 	free(tty);
 	json_object_object_add(o, "on_poweroff", json_object_new_string(
 					  domcfg_action_name(d->cfg->on_poweroff)));
@@ -265,27 +276,61 @@ static int api_domid_cmp(const void *a, const void *b)
 	return kx != ky ? kx - ky : strcmp(x->name, y->name);
 }
 
+/*
+ * Every domain, with what its vmm says (memory, vCPUs, blocked): asked of
+ * all running vmms at once, without the lock, so a list of hundreds of
+ * domains costs about one round trip and holds up nobody.
+ */
 static void api_list(struct api_reply *r)
 {
-	json_object *arr = json_object_new_array();
-	struct xdom **v, *d;
-	unsigned int i, n = 0;
+	json_object *arr = NULL, **infos = NULL, *req = api_cmd("info");
+	struct xdom **v = NULL, *d;
+	unsigned int i, n = 0, nlive = 0, cap = xend.nr_domains + 1;
+	int *ids = NULL;
 
-	v = calloc(xend.nr_domains + 1, sizeof(*v));
-	if (!v) {
+	v = calloc(XEND_MAX_DOMAINS + 1, sizeof(*v));
+	ids = calloc(cap, sizeof(*ids));
+	infos = calloc(cap, sizeof(*infos));
+	if (!v || !ids || !infos) {
 		api_error(r, 500, "internal", "out of memory");
-		json_object_put(arr);
-		return;
+		goto out;
 	}
-	list_for_each_entry(d, &xend.domains, link)
+	list_for_each_entry(d, &xend.domains, link) {
 		v[n++] = d;
+		if (d->pidfd >= 0 && d->state == XD_RUNNING)
+			ids[nlive++] = d->domid;
+	}
+	pthread_mutex_unlock(&xend.lock);
+	vmmctl_call_many(ids, nlive, req, 250, infos);
+	pthread_mutex_lock(&xend.lock);
+
+	/* The table may have changed meanwhile: walk it again. */
+	n = 0;
+	list_for_each_entry(d, &xend.domains, link)
+		if (n < XEND_MAX_DOMAINS + 1)
+			v[n++] = d;
 	qsort(v, n, sizeof(*v), api_domid_cmp);
+	arr = json_object_new_array();
 	json_object_array_add(arr, host_dom0_json());
-	for (i = 0; i < n; i++)
-		json_object_array_add(arr, api_domain_json(v[i], false));
-	free(v);
+	for (i = 0; i < n; i++) {
+		json_object *info = NULL;
+		unsigned int k;
+
+		for (k = 0; k < nlive && v[i]->pidfd >= 0; k++)
+			if (ids[k] == v[i]->domid)
+				info = infos[k];
+		json_object_array_add(arr, api_domain_json_info(v[i], false,
+								info));
+	}
 	r->body = json_object_new_object();
 	json_object_object_add(r->body, "domains", arr);
+out:
+	for (i = 0; infos && i < nlive; i++)
+		json_object_put(infos[i]);
+	json_object_put(req);
+	free(infos);
+	free(ids);
+	free(v);
 }
 
 /* Problems a config can have that only the host can see. */

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -106,4 +107,119 @@ out:
 	if (fd >= 0)
 		close(fd);
 	return reply;
+}
+
+/*
+ * The same request to many vmms at once (xm list of hundreds of domains):
+ * every connection is opened and sent to first, then the replies are
+ * collected as they come, so the wait is the slowest vmm's, not the sum.
+ * replies[i] is the reply or NULL (no answer in time, or not JSON).
+ */
+struct vmmctl_conn {
+	int fd;
+	char *buf;
+	size_t got, cap;
+};
+
+static int vmmctl_open(int domid, const char *line, size_t len)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd;
+
+	if (xend_path(sa.sun_path, sizeof(sa.sun_path), "xend/vmm/%d.sock",
+		      domid) < 0)
+		return -1;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -1;
+	/* A short line on a fresh Unix socket goes out whole or not at all. */
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    send(fd, line, len, MSG_NOSIGNAL) != (ssize_t)len) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Reads what is there; true when the conn is finished (reply or error). */
+static bool vmmctl_read(struct vmmctl_conn *c, json_object **reply)
+{
+	ssize_t n;
+	char *nl;
+
+	if (c->got + 1 >= c->cap) {
+		char *nb;
+
+		if (c->cap >= VMMCTL_LINE_MAX)
+			return true;
+		nb = realloc(c->buf, c->cap ? c->cap * 2 : 4096);
+		if (!nb)
+			return true;
+		c->buf = nb;
+		c->cap = c->cap ? c->cap * 2 : 4096;
+	}
+	n = recv(c->fd, c->buf + c->got, c->cap - 1 - c->got, 0);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return false;
+	if (n <= 0)
+		return true;
+	c->got += (size_t)n;
+	c->buf[c->got] = '\0';
+	nl = strchr(c->buf, '\n');
+	if (!nl)
+		return false;
+	*nl = '\0';
+	*reply = json_tokener_parse(c->buf);
+	return true;
+}
+
+void vmmctl_call_many(const int *domids, unsigned int n, json_object *req,
+		      int timeout_ms, json_object **replies)
+{
+	double deadline = xend_now() + timeout_ms / 1000.0;
+	const char *text = json_object_to_json_string_ext(
+		req, JSON_C_TO_STRING_PLAIN);
+	struct vmmctl_conn *c = calloc(n, sizeof(*c));
+	struct pollfd *p = calloc(n, sizeof(*p));
+	unsigned int i, pending = 0;
+	char *line = NULL;
+	int ms;
+
+	for (i = 0; i < n; i++)
+		replies[i] = NULL;
+	if (!c || !p || asprintf(&line, "%s\n", text) < 0)
+		goto out;
+	for (i = 0; i < n; i++) {
+		c[i].fd = vmmctl_open(domids[i], line, strlen(line));
+		if (c[i].fd >= 0)
+			pending++;
+	}
+	while (pending) {
+		ms = (int)((deadline - xend_now()) * 1000);
+		if (ms <= 0)
+			break;
+		for (i = 0; i < n; i++)
+			p[i] = (struct pollfd){.fd = c[i].fd, .events = POLLIN};
+		if (poll(p, n, ms) < 0 && errno != EINTR)
+			break;
+		for (i = 0; i < n; i++) {
+			if (c[i].fd < 0 || !(p[i].revents & (POLLIN | POLLHUP |
+							     POLLERR)))
+				continue;
+			if (vmmctl_read(&c[i], &replies[i])) {
+				close(c[i].fd);
+				c[i].fd = -1;
+				pending--;
+			}
+		}
+	}
+out:
+	for (i = 0; c && i < n; i++) {
+		if (c[i].fd >= 0)
+			close(c[i].fd);
+		free(c[i].buf);
+	}
+	free(c);
+	free(p);
+	free(line);
 }

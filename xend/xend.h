@@ -144,6 +144,9 @@ bool store_exists(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* vmmctl.c: one request to a domain's vmm over its control socket. */
 json_object *vmmctl_call(int domid, json_object *req, int timeout_ms,
 			 char *err, size_t errlen);
+/* One request to many vmms at once; replies[i] NULL for no answer. */
+void vmmctl_call_many(const int *domids, unsigned int n, json_object *req,
+		      int timeout_ms, json_object **replies);
 
 /* api.c, http.c */
 struct api_reply {
@@ -157,6 +160,9 @@ void api_dispatch(const char *method, const char *url, const char *query,
 void api_error(struct api_reply *r, int status, const char *code,
 	       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 json_object *api_domain_json(struct xdom *d, bool detail);
+/* The same from a vmm "info" reply already at hand (NULL: none). */
+json_object *api_domain_json_info(struct xdom *d, bool detail,
+				  json_object *info);
 json_object *host_info_json(void);
 json_object *host_tail_json(const char *which, int lines);
 json_object *host_dom0_json(void);
