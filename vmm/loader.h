@@ -32,8 +32,8 @@ struct pvh_image {
 };
 
 /*
- * Pure part, no I/O: check and load the ELF image `img` into `ram`.
- * 0, or -ENOEXEC (not ELF, no PVH note, malformed), -E2BIG (does not fit
+ * Pure part, no I/O: check and load the ELF image `img` into `ram`, which
+ * must be all zero (a fresh mapping): segments' .bss is not written.  0, or -ENOEXEC (not ELF, no PVH note, malformed), -E2BIG (does not fit
  * RAM); `err` receives a one-line reason.
  */
 int loader_load_elf(const uint8_t *img, size_t len, uint8_t *ram,

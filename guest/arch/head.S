@@ -80,11 +80,12 @@ start64:
 	/* Upper halves are undefined after the mode switch: movl clears them. */
 	movl	%esi, %ebx
 	leaq	stack_top(%rip), %rsp
-	leaq	__bss_start(%rip), %rdi
-	leaq	__bss_end(%rip), %rcx
-	subq	%rdi, %rcx
-	shrq	$3, %rcx
-	rep stosq
+	/*
+	 * No clearing of .bss: an ELF loader zero-fills what lies between a
+	 * segment's file size and its memory size (xenia-vmm's into a fresh
+	 * memfd, QEMU's too), and 2 MiB of rep stosq is a tenth of a second
+	 * of CPU where kernel code is emulated.
+	 */
 	movl	%ebx, %edi
 	call	guest_main
 1:	cli
