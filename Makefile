@@ -49,6 +49,7 @@ bench: deps build
 	bench/hypercall/run.sh
 	bench/blk/run.sh
 	bench/net/run.sh
+	bench/lifecycle/run.py
 
 clean:
 	rm -rf $(BUILD) $(FUZZ_BUILD)
