@@ -261,6 +261,8 @@ json_object *api_domain_json_info(struct xdom *d, bool detail,
 	if (detail)
 		json_object_object_add(o, "config",
 				       json_object_new_string(d->config));
+	if (detail && d->domid >= 0 && d->pidfd >= 0)
+		json_object_object_add(o, "devices", api_devices_json(d));
 	return o;
 }
 
@@ -848,8 +850,8 @@ static void api_domain_action(const char *method, const char *dom,
 			r->body = host_dom0_json();
 			return;
 		}
-		api_error(r, 409, "wrong-state", "Domain-0 is the host: it "
-			  "cannot %s", action);
+		api_error(r, 409, "wrong-state", "Domain-0 is the host: %s "
+			  "does not apply to it", action);
 		return;
 	}
 	d = xdom_find(dom);

@@ -28,6 +28,8 @@ json_object *api_ctl_wait(struct xdom *d, const char *what, json_object *req,
 			  int timeout_ms, struct api_reply *r);
 bool api_start(struct xdom *d, bool paused, struct api_reply *r);
 
+/* {"vbd": [...], "vif": [...]}, as the block and network lists. */
+json_object *api_devices_json(struct xdom *d);
 api_action_fn act_block_list, act_block_attach, act_block_detach;
 api_action_fn act_network_list, act_network_attach, act_network_detach;
 

@@ -38,7 +38,7 @@ static void dev_add_num(json_object *o, const char *key, char *value)
 	free(value);
 }
 
-static void dev_list(struct xdom *d, const char *type, struct api_reply *r)
+static json_object *dev_list_json(struct xdom *d, const char *type)
 {
 	json_object *arr = json_object_new_array(), *o;
 	char **ids, be[128];
@@ -83,8 +83,22 @@ static void dev_list(struct xdom *d, const char *type, struct api_reply *r)
 		json_object_array_add(arr, o);
 	}
 	free(ids);
+	return arr;
+}
+
+static void dev_list(struct xdom *d, const char *type, struct api_reply *r)
+{
 	r->body = json_object_new_object();
-	json_object_object_add(r->body, "devices", arr);
+	json_object_object_add(r->body, "devices", dev_list_json(d, type));
+}
+
+json_object *api_devices_json(struct xdom *d)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "vbd", dev_list_json(d, "vbd"));
+	json_object_object_add(o, "vif", dev_list_json(d, "vif"));
+	return o;
 }
 
 void act_block_list(struct xdom *d, json_object *body, struct api_reply *r)

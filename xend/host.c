@@ -67,6 +67,19 @@ static double host_cpu_time(void)
 	return (double)(u + n + s) / (double)sysconf(_SC_CLK_TCK);
 }
 
+static double host_uptime(void)
+{
+	double up = 0;
+	FILE *f = fopen("/proc/uptime", "re");
+
+	if (!f)
+		return 0;
+	if (fscanf(f, "%lf", &up) != 1)
+		up = 0;
+	fclose(f);
+	return up;
+}
+
 json_object *host_dom0_json(void)
 {
 	json_object *o = json_object_new_object();
@@ -89,10 +102,10 @@ json_object *host_dom0_json(void)
 			       json_object_new_int((int)ncpu));
 	json_object_object_add(o, "cpu_time",
 			       json_object_new_double(host_cpu_time()));
-	json_object_object_add(o, "start_time",
-			       json_object_new_double(xend.started));
-	json_object_object_add(o, "uptime", json_object_new_double(
-					    xend_now() - xend.started));
+	json_object_object_add(o, "start_time", json_object_new_double(
+						   xend_now() - host_uptime()));
+	json_object_object_add(o, "uptime",
+			       json_object_new_double(host_uptime()));
 	json_object_object_add(o, "managed", json_object_new_boolean(0));
 	return o;
 }

@@ -236,6 +236,8 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	xend.started = xend_now();
+	/* Seconds to the millisecond, not 17 digits. */
+	json_c_set_serialization_double_format("%.3f", JSON_C_OPTION_GLOBAL);
 	xend.epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	if (xend.epoll_fd < 0 || store_connect() < 0)
 		return 1;
