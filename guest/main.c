@@ -34,6 +34,7 @@ static const struct scenario scenarios[] = {
 	{ .name = "shutdown-code", .run = scenario_shutdown_code,
 	  .needs_xen = 1 },
 	{ .name = "idle", .run = scenario_idle, .needs_xen = 1 },
+	{ .name = "balloon", .run = scenario_balloon, .needs_xen = 1 },
 	{ .name = "devices", .run = scenario_devices, .needs_xen = 1 },
 	{ .name = "netbench", .run = scenario_netbench, .needs_xen = 1 },
 	{ .name = "blkbench", .run = scenario_blkbench, .needs_xen = 1 },
@@ -68,6 +69,22 @@ int check(int ok, const char *fmt, ...)
 	if (!ok)
 		nr_failed++;
 	return ok;
+}
+
+int guest_cmdline_has(const char *word)
+{
+	const char *p;
+	size_t len = strlen(word), i, n;
+
+	if (!start_info || !start_info->cmdline_paddr)
+		return 0;
+	p = (const char *)(uintptr_t)start_info->cmdline_paddr;
+	n = strnlen(p, 4096);
+	for (i = 0; i + len <= n; i++)
+		if ((i == 0 || p[i - 1] == ' ') && !strncmp(p + i, word, len) &&
+		    (i + len == n || p[i + len] == ' '))
+			return 1;
+	return 0;
 }
 
 /*

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "ctl.h"
 #include "kvm.h"
 #include "loader.h"
 #include "log.h"
@@ -38,6 +39,9 @@ int domain_build(struct domain *d, const struct domain_config *c)
 	int rc;
 
 	rc = mem_init(d, c->memory_mib << 20);
+	/* No thread runs yet: the balloon starts full, without the lock. */
+	if (rc == 0)
+		d->max_pages = d->cur_pages = d->ram_size / VMM_PAGE_SIZE;
 	if (rc == 0 && c->kernel)
 		rc = loader_load_pvh(d, c->kernel, c->initrd, c->cmdline);
 	if (rc == 0)
@@ -81,6 +85,7 @@ void domain_destroy(struct domain *d)
 {
 	/* No callback may run once what it uses goes. */
 	loop_destroy(&d->loop);
+	ctl_destroy(d);
 	consback_destroy(d);
 	xenbus_back_destroy(d);
 	xs_domain_destroy(d);

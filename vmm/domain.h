@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <linux/kvm.h>
 
@@ -30,6 +31,8 @@
 #define VMM_EXIT_OK 0
 #define VMM_EXIT_ERROR 1
 #define VMM_EXIT_USAGE 2
+/* SIGTERM/SIGINT: the toolstack destroyed the domain (xl destroy). */
+#define VMM_EXIT_DESTROYED 3
 #define VMM_EXIT_SHUTDOWN_BASE 64
 
 /* A domain run standalone is domain 1; xend passes --domid. */
@@ -55,6 +58,7 @@ enum vcpu_state {
 	VCPU_RUNNING,
 };
 
+struct ctl;
 struct domain;
 
 struct vcpu {
@@ -65,6 +69,7 @@ struct vcpu {
 	size_t run_size;
 	/* The thread starts at the first VCPUOP_up and lives to shutdown. */
 	pthread_t thread;
+	pid_t tid;	     /* the thread's, for /proc; atomic */
 	bool thread_started; /* set (atomically) once `thread` is valid */
 	bool thread_alive;   /* under the domain's kick_lock */
 	/* state, in_run and the waits on wake are under the domain's lock. */
@@ -78,6 +83,7 @@ struct vcpu {
 	bool parked;
 	bool restore_up; /* loaded as running: domain_state_resume() ups it */
 	bool restart;	 /* its last hypercall is to be issued again */
+	bool blocked;	 /* in SCHEDOP_block/poll (atomic; for info) */
 	pthread_cond_t wake;
 };
 
@@ -86,6 +92,17 @@ struct domain {
 	int mem_fd;
 	uint8_t *ram;
 	uint64_t ram_size;
+	/*
+	 * The balloon: pages the guest holds now and the most it may hold
+	 * (--maxmem).  Both under xen.lock; RAM pages at build.
+	 */
+	uint64_t max_pages;
+	uint64_t cur_pages;
+	/*
+	 * Bit per gfn the guest gave back (balloon.h); NULL until the first.
+	 * Set once and kept: read without a lock.
+	 */
+	uint64_t *balloon_released;
 
 	int kvm_fd;
 	int vm_fd;
@@ -108,6 +125,8 @@ struct domain {
 	struct xs_domain xs;
 	/* Its split-driver devices (backends in this process). */
 	struct xenbus_back xenbus;
+	/* The toolstack's control socket (--control), or NULL: ctl.h. */
+	struct ctl *ctl;
 
 	/* Event channels, HVM params, shared_info, time: see xenstate.h. */
 	struct xen_state xen;
@@ -189,5 +208,12 @@ bool domain_is_interrupted(struct domain *d);
 void domain_pause(struct domain *d);
 void domain_unpause(struct domain *d);
 bool domain_is_paused(struct domain *d);
+
+/*
+ * The balloon ceiling: 0, -EINVAL below the pages the guest holds now,
+ * -E2BIG above its RAM (ballooning up past --memory is not supported).
+ */
+int memory_set_max_pages(struct domain *d, uint64_t pages)
+	__attribute__((warn_unused_result));
 
 #endif

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "balloon.h"
 #include "gnttab.h"
 #include "log.h"
 #include "state.h"
@@ -33,6 +34,8 @@ int domain_state_save(struct domain *d, struct buf *out)
 		rc = xen_state_save(d, out);
 	if (rc == 0)
 		rc = gnttab_save(d, out);
+	if (rc == 0)
+		rc = balloon_save(d, out);
 	if (rc == 0)
 		rc = vm_state_save(d, out);
 	for (i = 0; rc == 0 && i < d->nr_vcpus; i++)
@@ -86,7 +89,8 @@ static int domain_state_check(struct domain *d, struct state_reader image)
 		case STATE_TAG_XEN:
 		case STATE_TAG_EVT:
 		case STATE_TAG_XVC:
-			break; /* xen_state_load checks its own */
+		case STATE_TAG_BAL:
+			break; /* xen_state_load, balloon_load check theirs */
 		default:
 			log_errx("domain_state: unknown section 0x%08x",
 				 hdr.tag);
@@ -149,6 +153,9 @@ int domain_state_load(struct domain *d, const void *image, size_t len)
 			break;
 		}
 	}
+	/* Last: it checks its pages against the placements loaded above. */
+	if (rc == 0)
+		rc = balloon_load(d, all);
 	if (rc == 0) {
 		/* Nothing would ever run, and nothing would end it. */
 		for (id = 0; id < d->nr_vcpus; id++)

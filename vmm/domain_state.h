@@ -2,8 +2,8 @@
 /*
  * A domain's whole hypervisor state as one image of state sections
  * (docs/vmm-state.md): DOM1 (what the image is of), the Xen state (XEN1,
- * EVT1, XVC1), the grant table (GNT1), the in-kernel irqchip and clock
- * (KVM1) and one CPU1 per vCPU.  Guest RAM is not in it: it travels
+ * EVT1, XVC1), the grant table (GNT1), the balloon (BAL1), the in-kernel
+ * irqchip and clock (KVM1) and one CPU1 per vCPU.  Guest RAM is not in it: it travels
  * beside the image (save file, migration stream).
  */
 #ifndef XENIA_VMM_DOMAIN_STATE_H

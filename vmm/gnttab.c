@@ -40,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "balloon.h"
 #include "domain.h"
 #include "hypercall.h"
 #include "log.h"
@@ -240,7 +241,9 @@ static int gnttab_pin(struct domain *d, domid_t grantee, grant_ref_t ref,
 		if (rc < 0)
 			return rc;
 		frame = __atomic_load_n(&e->frame, __ATOMIC_ACQUIRE);
-		if (first && !mem_gfn_ptr(d, frame)) {
+		/* A page the guest gave back is not there to map. */
+		if (first &&
+		    (!mem_gfn_ptr(d, frame) || balloon_gfn_released(d, frame))) {
 			gnttab_clear_in_use(e, GTF_reading |
 						   (write ? GTF_writing : 0));
 			return -EFAULT;
@@ -306,8 +309,11 @@ int gnttab_add_to_physmap(struct domain *d, uint64_t idx, uint64_t gfn)
 	if (!page)
 		return -EINVAL;
 	pthread_mutex_lock(&gt->lock);
-	/* XENMAPIDX_grant_table_status (v2) makes idx out of range too. */
-	if (idx >= gt->max_frames) {
+	/*
+	 * XENMAPIDX_grant_table_status (v2) makes idx out of range too.  A
+	 * page given back is refused under this lock (balloon.h).
+	 */
+	if (idx >= gt->max_frames || balloon_gfn_released(d, gfn)) {
 		rc = -EINVAL;
 		goto out;
 	}
@@ -652,7 +658,7 @@ static int16_t gnttab_copy_claim(struct domain *d,
 	if (gref)
 		return gnttab_status(
 		    gnttab_pin(d, d->xen.domid, p->u.ref, write, false, gfn));
-	if (!mem_gfn_ptr(d, p->u.gmfn))
+	if (!mem_gfn_ptr(d, p->u.gmfn) || balloon_gfn_released(d, p->u.gmfn))
 		return GNTST_bad_page;
 	*gfn = p->u.gmfn;
 	return GNTST_okay;

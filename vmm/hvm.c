@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * hvm_op (HVM params, the callback vector), memory_op (placing shared_info
- * and grant frames, the memory map, reservation queries) and vcpu_op (vcpu_info placement, timers, runstate).
+ * and grant frames, the memory map, ballooning and reservation queries) and
+ * vcpu_op (vcpu_info placement, timers, runstate).
  */
 #include <errno.h>
 #include <string.h>
 
+#include "balloon.h"
 #include "hypercall.h"
 #include "log.h"
 #include "mem.h"
@@ -105,8 +107,12 @@ static long memory_add_to_physmap(struct vcpu *v, uint64_t arg)
 	case XENMAPSPACE_shared_info:
 		if (a.idx != 0)
 			return -XEN_EINVAL;
+		/* Not over a page given back: balloon.h's lock rule. */
 		pthread_mutex_lock(&d->xen.lock);
-		rc = xen_map_shared_info(d, a.gpfn) < 0 ? -XEN_EINVAL : 0;
+		rc = balloon_gfn_released(d, a.gpfn) ||
+			     xen_map_shared_info(d, a.gpfn) < 0
+			 ? -XEN_EINVAL
+			 : 0;
 		pthread_mutex_unlock(&d->xen.lock);
 		return rc;
 	case XENMAPSPACE_grant_table:
@@ -155,29 +161,91 @@ static long memory_memory_map(struct vcpu *v, uint64_t arg)
 
 /*
  * XENMEM_current/maximum_reservation and maximum_gpfn: pages of our own
- * domain (no ballooning yet: all of RAM, always).  Other domains are not
- * ours to see.
+ * domain (the balloon's count and ceiling; the last frame of RAM).  Other
+ * domains are not ours to see.
  */
-static long memory_own_pages(struct vcpu *v, uint64_t arg, bool last_gpfn)
+static long memory_own_pages(struct vcpu *v, uint64_t arg, unsigned int op)
 {
-	uint64_t pages = v->dom->ram_size / VMM_PAGE_SIZE;
+	struct domain *d = v->dom;
+	uint64_t pages;
 	domid_t dom;
 
 	if (mem_copy_from_guest(v, &dom, arg, sizeof(dom)) < 0)
 		return -XEN_EFAULT;
-	if (dom != DOMID_SELF && dom != v->dom->xen.domid)
+	if (dom != DOMID_SELF && dom != d->xen.domid)
 		return -XEN_ESRCH;
-	return (long)(last_gpfn ? pages - 1 : pages);
+	if (op == XENMEM_maximum_gpfn)
+		return (long)(d->ram_size / VMM_PAGE_SIZE - 1);
+	pthread_mutex_lock(&d->xen.lock);
+	pages = op == XENMEM_current_reservation ? d->cur_pages : d->max_pages;
+	pthread_mutex_unlock(&d->xen.lock);
+	return (long)pages;
+}
+
+/* Extents read from the guest and handed to the balloon at a time. */
+#define MEMORY_BATCH 256u
+
+/*
+ * XENMEM_decrease_reservation and XENMEM_populate_physmap, 4 KiB extents
+ * only.  Xen's answers: the number of extents done (counting from
+ * start_extent, the continuation Xen encodes in cmd), which is short of
+ * nr_extents when an extent is refused or cannot be read; an error only
+ * for the request as a whole.  We never preempt: the work is bounded by
+ * RAM, since every extent done changes one page's state.
+ */
+static long memory_reservation(struct vcpu *v, unsigned int op,
+			       uint64_t start, uint64_t arg)
+{
+	struct xen_memory_reservation r;
+	struct domain *d = v->dom;
+	uint64_t gfns[MEMORY_BATCH], base, done = start;
+	unsigned int n, got;
+	bool fault = false;
+
+	if (mem_copy_from_guest(v, &r, arg, sizeof(r)) < 0)
+		return -XEN_EFAULT;
+	if (r.domid != DOMID_SELF && r.domid != d->xen.domid)
+		return -XEN_ESRCH;
+	/* Xen does up to order 9 (superpages); a balloon driver uses 0. */
+	if (r.extent_order != 0 ||
+	    (r.mem_flags & XENMEMF_populate_on_demand))
+		return -XEN_EINVAL;
+	if (r.nr_extents > (UINT32_MAX >> MEMOP_EXTENT_SHIFT) ||
+	    start >= r.nr_extents)
+		return (long)start;
+	base = (uint64_t)(uintptr_t)r.extent_start.p;
+	while (done < r.nr_extents && !fault) {
+		for (n = 0; n < MEMORY_BATCH && done + n < r.nr_extents; n++) {
+			if (mem_copy_from_guest(v, &gfns[n],
+						base + (done + n) * 8, 8) < 0) {
+				fault = true;
+				break;
+			}
+		}
+		if (op == XENMEM_decrease_reservation)
+			got = balloon_decrease(d, gfns, n);
+		else
+			got = balloon_populate(d, gfns, n);
+		done += got;
+		if (got < n)
+			break;
+	}
+	return (long)done;
 }
 
 long hcall_memory_op(struct vcpu *v, const struct hypercall_args *args)
 {
-	switch (args->a[0]) {
+	unsigned int op = (unsigned int)(args->a[0] & MEMOP_CMD_MASK);
+	uint64_t start = args->a[0] >> MEMOP_EXTENT_SHIFT;
+
+	switch (op) {
+	case XENMEM_decrease_reservation:
+	case XENMEM_populate_physmap:
+		return memory_reservation(v, op, start, args->a[1]);
 	case XENMEM_current_reservation:
 	case XENMEM_maximum_reservation:
-		return memory_own_pages(v, args->a[1], false);
 	case XENMEM_maximum_gpfn:
-		return memory_own_pages(v, args->a[1], true);
+		return memory_own_pages(v, args->a[1], op);
 	case XENMEM_maximum_ram_page:
 		return (long)(v->dom->ram_size / VMM_PAGE_SIZE - 1);
 	case XENMEM_add_to_physmap:
@@ -215,8 +283,9 @@ static long vcpu_register_vcpu_info(struct vcpu *v, unsigned int id,
 	if (!new)
 		return -XEN_EINVAL;
 	pthread_mutex_lock(&d->xen.lock);
-	/* Xen allows this once per vCPU. */
-	if (d->xen.vcpu[id].vcpu_info_gpa != VCPU_INFO_NONE) {
+	/* Xen allows this once per vCPU; never on a page given back. */
+	if (d->xen.vcpu[id].vcpu_info_gpa != VCPU_INFO_NONE ||
+	    balloon_gfn_released(d, r.mfn)) {
 		pthread_mutex_unlock(&d->xen.lock);
 		return -XEN_EINVAL;
 	}

@@ -19,6 +19,8 @@ void loop_clear(struct loop *l)
 	l->epoll_fd = -1;
 	l->stop_fd = -1;
 	l->started = false;
+	l->batch = NULL;
+	l->batch_n = 0;
 }
 
 int loop_init(struct loop *l)
@@ -48,8 +50,19 @@ int loop_add(struct loop *l, struct loop_source *s)
 
 void loop_del(struct loop *l, struct loop_source *s)
 {
+	int i;
+
 	if (l->epoll_fd >= 0 && s->fd >= 0)
 		(void)epoll_ctl(l->epoll_fd, EPOLL_CTL_DEL, s->fd, NULL);
+	/*
+	 * A callback removing (and freeing) another source whose event is
+	 * later in this batch: that event must not reach freed memory.
+	 */
+	if (l->started && pthread_equal(l->thread, pthread_self()) &&
+	    l->batch)
+		for (i = 0; i < l->batch_n; i++)
+			if (l->batch[i].data.ptr == s)
+				l->batch[i].data.ptr = NULL;
 }
 
 /* The loop's CPU time: what the backends and timers cost the host. */
@@ -85,14 +98,20 @@ static void *loop_thread(void *arg)
 			log_err("loop: epoll_wait");
 			return NULL;
 		}
+		a.l->batch = ev;
+		a.l->batch_n = n;
 		for (i = 0; i < n; i++) {
 			s = ev[i].data.ptr;
+			if (!s)
+				continue; /* removed by an earlier callback */
 			if (!s->fn) {
+				a.l->batch = NULL;
 				loop_report_cpu();
 				return NULL;
 			}
 			s->fn(a.d, s);
 		}
+		a.l->batch = NULL;
 	}
 }
 

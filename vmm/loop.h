@@ -13,6 +13,7 @@
 #include <stdbool.h>
 
 struct domain;
+struct epoll_event;
 struct loop_source;
 
 typedef void loop_fn(struct domain *d, struct loop_source *s);
@@ -29,6 +30,9 @@ struct loop {
 	struct loop_source stop;
 	pthread_t thread;
 	bool started;
+	/* The batch being dispatched: loop_del() clears what it removes. */
+	struct epoll_event *batch;
+	int batch_n;
 };
 
 /* Sets every fd to -1: loop_destroy() is safe from then on. */
@@ -36,6 +40,10 @@ void loop_clear(struct loop *l);
 int loop_init(struct loop *l) __attribute__((warn_unused_result));
 int loop_add(struct loop *l, struct loop_source *s)
 	__attribute__((warn_unused_result));
+/*
+ * Removes s.  From a callback on the loop thread, s may be freed at once:
+ * an event of the same batch for it is dropped, not delivered.
+ */
 void loop_del(struct loop *l, struct loop_source *s);
 /* Starts the thread, with every signal blocked (they are the vCPUs'). */
 int loop_start(struct loop *l, struct domain *d)

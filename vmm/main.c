@@ -6,16 +6,24 @@
  *             [--domid ID]
  *
  * Exit status: 0 poweroff, 1 VMM error (bad kernel, KVM failure), 2 usage,
- * 64 + the Xen SHUTDOWN_* reason otherwise (65 reboot, 66 suspend,
- * 67 crash, including a triple fault, 68 watchdog).
+ * 3 destroyed (SIGTERM/SIGINT), 64 + the Xen SHUTDOWN_* reason otherwise
+ * (65 reboot, 66 suspend, 67 crash, including a triple fault, 68
+ * watchdog).  For xend (docs/vmm-control.md): --control, --ready-fd,
+ * --status-file, --maxmem, --paused.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
 
+#include "ctl.h"
 #include "domain.h"
 #include "log.h"
 #include "mem.h"
@@ -36,6 +44,11 @@ struct vmm_args {
 	const char *name;
 	const char *uuid;
 	bool verbose;
+	const char *control;	 /* --control: the socket's path */
+	int ready_fd;		 /* --ready-fd, -1 when none or closed */
+	const char *status_file; /* --status-file */
+	uint64_t maxmem_mib;	 /* --maxmem; 0: --memory */
+	bool paused;		 /* --paused */
 };
 
 static void usage(FILE *f)
@@ -46,13 +59,22 @@ static void usage(FILE *f)
 		"                 [--domid ID] [--xenstore [--name NAME]\n"
 		"                 [--uuid UUID]] [--console stdio|pty|none]\n"
 		"                 [--console-log FILE] [--disk SPEC]...\n"
-		"                 [--vif VIFSPEC]... [-v]\n"
+		"                 [--vif VIFSPEC]... [--maxmem MiB]\n"
+		"                 [--control PATH] [--ready-fd N]\n"
+		"                 [--status-file PATH] [--paused] [-v]\n"
 		"SPEC: [phy:|file:]PATH,VDEV[,r|w], as xm configs write it\n"
 		"VIFSPEC: [mac=00:16:3e:xx:xx:xx][,bridge=BRIDGE][,mtu=N]:\n"
 		"a tap vif<domid>.<n> on BRIDGE, or user-mode networking\n"
+		"--control: a Unix socket for xend's requests (JSON lines);\n"
+		"--ready-fd: 'ready' written there once the guest runs;\n"
+		"--status-file: why the VMM ended (poweroff, reboot, suspend,\n"
+		"crash, watchdog, destroy, error); --paused: vCPU 0 waits\n"
+		"for an unpause request.  --maxmem: the balloon's ceiling,\n"
+		"no more than --memory.\n"
 		"Runs one PVH domain on /dev/kvm behind the Xen ABI.\n"
-		"Exit status: 0 poweroff, 1 error, 2 usage, 64+reason for\n"
-		"other shutdowns (65 reboot, 66 suspend, 67 crash).\n");
+		"Exit status: 0 poweroff, 1 error, 2 usage, 3 destroyed\n"
+		"(SIGTERM or SIGINT), 64+reason for other shutdowns\n"
+		"(65 reboot, 66 suspend, 67 crash, 68 watchdog).\n");
 }
 
 static int parse_uint(const char *s, uint64_t min, uint64_t max,
@@ -87,6 +109,11 @@ static int parse_args(int argc, char **argv, struct vmm_args *a)
 		{"console-log", required_argument, NULL, 'L'},
 		{"disk", required_argument, NULL, 'D'},
 		{"vif", required_argument, NULL, 'N'},
+		{"control", required_argument, NULL, 'S'},
+		{"ready-fd", required_argument, NULL, 'R'},
+		{"status-file", required_argument, NULL, 'F'},
+		{"maxmem", required_argument, NULL, 'M'},
+		{"paused", no_argument, NULL, 'P'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -178,6 +205,40 @@ static int parse_args(int argc, char **argv, struct vmm_args *a)
 			}
 			a->vifs[a->nr_vifs++] = optarg;
 			break;
+		case 'S':
+			a->control = optarg;
+			break;
+		case 'R':
+			/* 0-2 are stdio; the pipe's end must be open. */
+			if (parse_uint(optarg, 3, INT_MAX, &n) < 0 ||
+			    fcntl((int)n, F_SETFD, FD_CLOEXEC) < 0) {
+				log_errx("--ready-fd: an open descriptor from "
+					 "3 up, not '%s'",
+					 optarg);
+				return -EINVAL;
+			}
+			a->ready_fd = (int)n;
+			break;
+		case 'F':
+			if (!*optarg) {
+				log_errx("--status-file: a path");
+				return -EINVAL;
+			}
+			a->status_file = optarg;
+			break;
+		case 'M':
+			if (parse_uint(optarg, VMM_RAM_MIN_MIB, VMM_RAM_MAX_MIB,
+				       &a->maxmem_mib) < 0) {
+				log_errx("--maxmem: a size in MiB from %d to "
+					 "%d, not '%s'",
+					 VMM_RAM_MIN_MIB, VMM_RAM_MAX_MIB,
+					 optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'P':
+			a->paused = true;
+			break;
 		case 'v':
 			a->verbose = true;
 			break;
@@ -208,6 +269,25 @@ static int parse_args(int argc, char **argv, struct vmm_args *a)
 		usage(stderr);
 		return -EINVAL;
 	}
+	if (a->paused && !a->control) {
+		log_errx("--paused needs --control: nothing else can unpause "
+			 "the domain");
+		return -EINVAL;
+	}
+	if (!a->maxmem_mib)
+		a->maxmem_mib = a->cfg.memory_mib;
+	/* RAM is mapped once, --memory sized: nothing to balloon up into. */
+	if (a->maxmem_mib < a->cfg.memory_mib) {
+		log_errx("--maxmem %" PRIu64 " is below --memory %" PRIu64,
+			 a->maxmem_mib, a->cfg.memory_mib);
+		return -EINVAL;
+	}
+	if (a->maxmem_mib > a->cfg.memory_mib) {
+		log_errx("--maxmem %" PRIu64 " is above --memory %" PRIu64
+			 ": ballooning up past --memory is not supported",
+			 a->maxmem_mib, a->cfg.memory_mib);
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -226,27 +306,162 @@ static int vmm_xenstore(struct domain *d, const struct vmm_args *a)
 	for (i = 0; rc == 0 && i < a->nr_disks; i++)
 		rc = vbd_add(d, a->disks[i]);
 	for (i = 0; rc == 0 && i < a->nr_vifs; i++)
-		rc = vif_add(d, a->vifs[i]);
+		rc = vif_add(d, a->vifs[i], NULL);
+	return rc;
+}
+
+/* SIGTERM, SIGINT: the toolstack destroys the domain, cleanly. */
+static void vmm_signalled(struct domain *d, struct loop_source *s)
+{
+	struct signalfd_siginfo si;
+
+	if (read(s->fd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+		return;
+	log_info("vmm: %s: destroying the domain",
+		 strsignal((int)si.ssi_signo));
+	domain_shutdown(d, VMM_EXIT_DESTROYED);
+}
+
+/*
+ * Blocked in every thread from the start (threads inherit the mask), the
+ * signals reach the loop through a signalfd, never a vCPU thread.
+ */
+static int vmm_signals_block(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	return -pthread_sigmask(SIG_BLOCK, set, NULL);
+}
+
+static int vmm_signals_open(struct domain *d, const sigset_t *set,
+			    struct loop_source *src)
+{
+	int fd = signalfd(-1, set, SFD_NONBLOCK | SFD_CLOEXEC);
+
+	if (fd < 0) {
+		log_err("vmm: signalfd");
+		return -errno;
+	}
+	*src = (struct loop_source){fd, vmm_signalled, NULL};
+	if (loop_add(&d->loop, src) < 0) {
+		close(fd);
+		src->fd = -1;
+		return -EIO;
+	}
+	return 0;
+}
+
+/* --ready-fd: "ready" once the guest runs; closed unwritten on failure. */
+static void vmm_ready(struct vmm_args *a, bool ready)
+{
+	if (a->ready_fd < 0)
+		return;
+	if (ready && write(a->ready_fd, "ready\n", 6) != 6)
+		log_warn("vmm: writing to --ready-fd");
+	close(a->ready_fd);
+	a->ready_fd = -1;
+}
+
+/* The status file's word for an exit status (docs/vmm-control.md). */
+static const char *vmm_status_word(int status)
+{
+	switch (status) {
+	case VMM_EXIT_OK:
+		return "poweroff";
+	case VMM_EXIT_DESTROYED:
+		return "destroy";
+	case VMM_EXIT_SHUTDOWN_BASE + SHUTDOWN_reboot:
+		return "reboot";
+	case VMM_EXIT_SHUTDOWN_BASE + SHUTDOWN_suspend:
+		return "suspend";
+	case VMM_EXIT_SHUTDOWN_BASE + SHUTDOWN_crash:
+		return "crash";
+	case VMM_EXIT_SHUTDOWN_BASE + SHUTDOWN_watchdog:
+		return "watchdog";
+	case VMM_EXIT_SHUTDOWN_BASE + SHUTDOWN_soft_reset:
+		return "soft_reset";
+	default:
+		return "error";
+	}
+}
+
+/* --status-file: written whole, PATH.tmp then renamed, just before exit. */
+static void vmm_write_status(const char *path, int status)
+{
+	char tmp[PATH_MAX], line[16];
+	int fd = -1, len;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >=
+	    sizeof(tmp)) {
+		log_errx("--status-file %s: path too long", path);
+		return;
+	}
+	len = snprintf(line, sizeof(line), "%s\n", vmm_status_word(status));
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, line, (size_t)len) != len || fsync(fd) < 0) {
+		log_err("--status-file: writing %s", tmp);
+		goto out;
+	}
+	if (rename(tmp, path) < 0)
+		log_err("--status-file: renaming %s", tmp);
+out:
+	if (fd >= 0)
+		close(fd);
+}
+
+/* Everything between a built domain and a running one. */
+static int vmm_setup(struct domain *d, const struct vmm_args *a,
+		     const sigset_t *sigs, struct loop_source *sig_src)
+{
+	int rc;
+
+	rc = memory_set_max_pages(d, a->maxmem_mib << 8);
+	if (rc < 0)
+		return rc;
+	rc = vmm_signals_open(d, sigs, sig_src);
+	if (rc == 0 && a->xenstore)
+		rc = vmm_xenstore(d, a);
+	if (rc == 0 && a->control)
+		rc = ctl_open(d, a->control);
+	/* No vCPU thread yet: this only sets the flag. */
+	if (rc == 0 && a->paused)
+		domain_pause(d);
 	return rc;
 }
 
 int main(int argc, char **argv)
 {
 	static struct domain dom;
-	struct vmm_args args = {0};
+	struct vmm_args args = {.ready_fd = -1};
+	struct loop_source sig_src = {.fd = -1};
+	sigset_t sigs;
 	int status;
 
 	log_init("xenia-vmm", LOG_LVL_INFO);
-	if (parse_args(argc, argv, &args) < 0)
+	if (vmm_signals_block(&sigs) < 0)
+		return VMM_EXIT_ERROR;
+	if (parse_args(argc, argv, &args) < 0) {
+		if (args.status_file)
+			vmm_write_status(args.status_file, VMM_EXIT_ERROR);
 		return VMM_EXIT_USAGE;
+	}
 	if (args.verbose)
 		log_set_level(LOG_LVL_DEBUG);
 	domain_init(&dom, args.cfg.domid);
 	status = VMM_EXIT_ERROR;
 	if (domain_build(&dom, &args.cfg) == 0 &&
-	    (!args.xenstore || vmm_xenstore(&dom, &args) == 0) &&
-	    domain_start(&dom) == 0)
+	    vmm_setup(&dom, &args, &sigs, &sig_src) == 0 &&
+	    domain_start(&dom) == 0) {
+		vmm_ready(&args, true);
 		status = domain_wait(&dom);
+	}
+	vmm_ready(&args, false);
+	/* The control socket, the devices, the nodes: all gone after this. */
 	domain_destroy(&dom);
+	if (sig_src.fd >= 0)
+		close(sig_src.fd);
+	if (args.status_file)
+		vmm_write_status(args.status_file, status);
 	return status;
 }

@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "balloon.h"
 #include "log.h"
 
 #define X86_CR0_PG (1ULL << 31)
@@ -58,6 +59,7 @@ void mem_destroy(struct domain *d)
 		close(d->mem_fd);
 	d->ram = NULL;
 	d->mem_fd = -1;
+	balloon_destroy(d);
 }
 
 uint64_t mem_ram_end(const struct domain *d)
@@ -169,7 +171,8 @@ static int mem_copy_guest(struct vcpu *v, uint64_t gva, void *host,
 		if (rc < 0)
 			return rc;
 		g = mem_gpa_ptr(v->dom, gpa, chunk);
-		if (!g)
+		/* A page the guest gave back faults, as on Xen. */
+		if (!g || balloon_gfn_released(v->dom, gpa / VMM_PAGE_SIZE))
 			return -EFAULT;
 		if (to_guest)
 			memcpy(g, h, chunk);

@@ -54,8 +54,9 @@ void *mem_gpa_ptr(struct domain *d, uint64_t gpa, uint64_t len);
 
 /*
  * Copy between host memory and guest-virtual memory of `v`, page by page.
- * 0 or -EFAULT (an unmapped page, or a GPA outside RAM); nothing partial is
- * reported, the guest gets the error.
+ * 0 or -EFAULT (an unmapped page, a GPA outside RAM or in a page the guest
+ * gave back, balloon.h); nothing partial is reported, the guest gets the
+ * error.
  */
 int mem_copy_from_guest(struct vcpu *v, void *dst, uint64_t gva, size_t len)
 	__attribute__((warn_unused_result));

@@ -57,6 +57,20 @@ static long sched_shutdown(struct vcpu *v, uint64_t arg, bool latch)
 	return 0;
 }
 
+/* A wait of the guest's, as the toolstack's info shows it (blocked). */
+static long sched_wait(struct vcpu *v, const struct hypercall_args *args)
+{
+	long rc;
+
+	__atomic_store_n(&v->blocked, true, __ATOMIC_RELAXED);
+	if (args->a[0] == SCHEDOP_block)
+		rc = sched_block(v);
+	else
+		rc = sched_poll(v, args->a[1]);
+	__atomic_store_n(&v->blocked, false, __ATOMIC_RELAXED);
+	return rc;
+}
+
 long hcall_sched_op(struct vcpu *v, const struct hypercall_args *args)
 {
 	switch (args->a[0]) {
@@ -68,9 +82,8 @@ long hcall_sched_op(struct vcpu *v, const struct hypercall_args *args)
 	case SCHEDOP_shutdown_code:
 		return sched_shutdown(v, args->a[1], true);
 	case SCHEDOP_block:
-		return sched_block(v);
 	case SCHEDOP_poll:
-		return sched_poll(v, args->a[1]);
+		return sched_wait(v, args);
 	default:
 		hypercall_log_unknown_op("sched_op", args->a[0]);
 		return -XEN_ENOSYS;

@@ -216,3 +216,14 @@ fail:
 	free(v);
 	return rc;
 }
+
+int vbd_remove(struct domain *d, const char *vdev, unsigned int timeout_ms,
+	       xenbus_removed_fn *done, void *arg)
+{
+	unsigned int devid;
+
+	if (diskspec_vdev_devid(vdev, &devid) < 0)
+		return -EINVAL;
+	return xenbus_dev_remove(d, vbd_ops.type, devid, timeout_ms, done,
+				 arg);
+}

@@ -3,6 +3,8 @@
 #ifndef XENIA_VMM_VBD_H
 #define XENIA_VMM_VBD_H
 
+#include "xenbus_back.h"
+
 struct domain;
 
 /*
@@ -10,6 +12,17 @@ struct domain;
  * backend in InitWait).  Needs --xenstore.  0 or -errno, with a message.
  */
 int vbd_add(struct domain *d, const char *spec)
+	__attribute__((warn_unused_result));
+
+/*
+ * Detaches the disk named vdev ("xvdb"): the frontend is asked to close,
+ * in-flight I/O drains, then the device goes (xenbus_dev_remove(), with
+ * timeout_ms for the frontend and done(arg, forced) at the end).  On the
+ * loop thread.  0, -EINVAL for a bad name, -ENOENT for no such disk,
+ * -EBUSY while it is being removed.
+ */
+int vbd_remove(struct domain *d, const char *vdev, unsigned int timeout_ms,
+	       xenbus_removed_fn *done, void *arg)
 	__attribute__((warn_unused_result));
 
 #endif

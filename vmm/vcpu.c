@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "cpuid.h"
 #include "hypercall.h"
@@ -269,6 +270,8 @@ static void *vcpu_thread(void *arg)
 	struct domain *d = v->dom;
 	int rc;
 
+	/* For the toolstack's info: the thread's CPU in /proc. */
+	__atomic_store_n(&v->tid, gettid(), __ATOMIC_RELEASE);
 	while (vcpu_enter_run(v)) {
 		rc = ioctl(v->fd, KVM_RUN, 0);
 		vcpu_leave_run(v);

@@ -333,15 +333,19 @@ static const struct xenbus_dev_ops vif_ops = {
     .destroy = vif_destroy,
 };
 
-/* The next devid: vifs are numbered in the order they are added. */
+/*
+ * The next devid, as libxl picks it: one past the highest in use, so
+ * vifs added at start-up are 0, 1, 2... in order.
+ */
 static unsigned int vif_next_devid(struct domain *d)
 {
 	unsigned int i, n = 0;
 
 	pthread_mutex_lock(&d->xenbus.lock);
 	for (i = 0; i < d->xenbus.nr_devs; i++)
-		if (d->xenbus.devs[i]->ops == &vif_ops)
-			n++;
+		if (d->xenbus.devs[i]->ops == &vif_ops &&
+		    d->xenbus.devs[i]->devid >= n)
+			n = d->xenbus.devs[i]->devid + 1;
 	pthread_mutex_unlock(&d->xenbus.lock);
 	return n;
 }
@@ -363,7 +367,7 @@ static int vif_open_host(struct vif *v)
 	return nethost_slirp_open(&v->host, &c);
 }
 
-int vif_add(struct domain *d, const char *spec)
+int vif_add(struct domain *d, const char *spec, unsigned int *devid)
 {
 	struct netback_env env = {0};
 	char err[160], name[48], mac[24], handle[12], mtu[12];
@@ -444,8 +448,17 @@ int vif_add(struct domain *d, const char *spec)
 		 v->devid, mac, mtu,
 		 v->spec.bridge[0] ? "tap on bridge " : "user-mode networking",
 		 v->spec.bridge);
+	if (devid)
+		*devid = v->devid;
 	return 0;
 fail:
 	vif_free(v);
 	return rc;
+}
+
+int vif_remove(struct domain *d, unsigned int devid, unsigned int timeout_ms,
+	       xenbus_removed_fn *done, void *arg)
+{
+	return xenbus_dev_remove(d, vif_ops.type, devid, timeout_ms, done,
+				 arg);
 }

@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "xenbus_back.h"
+
 struct domain;
 
 struct vif_spec {
@@ -32,11 +34,21 @@ int vif_parse_spec(const char *spec, struct vif_spec *out, char *err,
 		   size_t errlen) __attribute__((warn_unused_result));
 
 /*
- * Creates the host side and adds device <n> (frontend and backend
- * directories, backend in InitWait).  Needs --xenstore.  0 or -errno,
- * with a message.
+ * Creates the host side and adds the device (frontend and backend
+ * directories, backend in InitWait), numbered one past the highest vif
+ * the domain has, as libxl numbers them; its number in *devid (may be
+ * NULL).  Needs --xenstore.  0 or -errno, with a message.
  */
-int vif_add(struct domain *d, const char *spec)
+int vif_add(struct domain *d, const char *spec, unsigned int *devid)
+    __attribute__((warn_unused_result));
+
+/*
+ * Detaches vif devid as vbd_remove() does a disk; its tap or slirp
+ * instance goes with it.  0, -ENOENT for no such vif, -EBUSY while it is
+ * being removed.
+ */
+int vif_remove(struct domain *d, unsigned int devid, unsigned int timeout_ms,
+	       xenbus_removed_fn *done, void *arg)
     __attribute__((warn_unused_result));
 
 #endif

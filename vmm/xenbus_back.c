@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <xenstore.h>
@@ -232,6 +233,27 @@ void xenbus_dev_fail(struct xenbus_dev *dev, int rc, const char *what)
 	xenbus_set_state(dev, XenbusStateClosing);
 }
 
+static void xenbus_reap_kick(struct xenbus_back *xb)
+{
+	uint64_t one = 1;
+
+	if (write(xb->reap_fd, &one, sizeof(one)) < 0)
+		log_warn("xenbus: waking the reaper");
+}
+
+/*
+ * A detached device whose backend reached Closed with no I/O left is
+ * freed by the reaper, not here: we may be deep in its own callbacks.
+ */
+static void xenbus_removal_check(struct xenbus_dev *dev)
+{
+	if (dev->removing && !dev->remove_ready && !dev->draining &&
+	    dev->be_state == XenbusStateClosed) {
+		dev->remove_ready = true;
+		xenbus_reap_kick(&dev->d->xenbus);
+	}
+}
+
 /* One step of the machine for the frontend's current state. */
 static void xenbus_step(struct xenbus_dev *dev)
 {
@@ -272,7 +294,8 @@ static void xenbus_step(struct xenbus_dev *dev)
 		break;
 	case XenbusStateInitialising:
 		/* A frontend starting again after a close: reconnect. */
-		if (dev->be_state == XenbusStateClosed && !dev->draining) {
+		if (dev->be_state == XenbusStateClosed && !dev->draining &&
+		    !dev->removing) {
 			xenbus_disconnect(dev);
 			xenbus_set_state(dev, XenbusStateInitWait);
 		}
@@ -280,6 +303,7 @@ static void xenbus_step(struct xenbus_dev *dev)
 	default:
 		break;
 	}
+	xenbus_removal_check(dev);
 }
 
 void xenbus_dev_disconnected(struct xenbus_dev *dev)
@@ -302,6 +326,52 @@ static void xenbus_watch_fired(struct domain *d, struct loop_source *s)
 		free(ev);
 	}
 	pthread_mutex_unlock(&xb->lock);
+}
+
+/* Takes the lock; devices go only on the loop thread, the caller's. */
+static struct xenbus_dev *xenbus_dev_find(struct xenbus_back *xb,
+					  const char *type, unsigned int devid)
+{
+	struct xenbus_dev *dev = NULL;
+	unsigned int i;
+
+	pthread_mutex_lock(&xb->lock);
+	for (i = 0; i < xb->nr_devs; i++)
+		if (xb->devs[i]->devid == devid &&
+		    !strcmp(xb->devs[i]->ops->type, type))
+			dev = xb->devs[i];
+	pthread_mutex_unlock(&xb->lock);
+	return dev;
+}
+
+/*
+ * Both directories of one device; backend/<type>/<domid> too once it is
+ * empty, as libxl cleans up a path.
+ */
+static void xenbus_rm_dirs(struct xenbus_dev *dev)
+{
+	struct xs_handle *h = xenbus_xsh(dev);
+	unsigned int num = 1;
+	char parent[96];
+	char **ents;
+
+	(void)xs_rm(h, XBT_NULL, dev->fe_path);
+	(void)xs_rm(h, XBT_NULL, dev->be_path);
+	snprintf(parent, sizeof(parent), "/local/domain/0/backend/%s/%u",
+		 dev->ops->type, dev->d->xen.domid);
+	ents = xs_directory(h, XBT_NULL, parent, &num);
+	if (ents && num == 0)
+		(void)xs_rm(h, XBT_NULL, parent);
+	free(ents);
+}
+
+static void xenbus_remove_timer_close(struct xenbus_dev *dev)
+{
+	if (dev->remove_timer_fd < 0)
+		return;
+	loop_del(&dev->d->loop, &dev->remove_src);
+	close(dev->remove_timer_fd);
+	dev->remove_timer_fd = -1;
 }
 
 /* Writes keys[] under dir in transaction t. */
@@ -414,6 +484,10 @@ int xenbus_dev_add(struct domain *d, const struct xenbus_dev_ops *ops,
 	}
 	if (xb->nr_devs == XENBUS_MAX_DEVS)
 		return -ENOSPC;
+	if (xenbus_dev_exists(d, ops->type, devid)) {
+		log_errx("xenbus: %s %u exists already", ops->type, devid);
+		return -EEXIST;
+	}
 	dev = calloc(1, sizeof(*dev));
 	if (!dev)
 		return -ENOMEM;
@@ -421,6 +495,7 @@ int xenbus_dev_add(struct domain *d, const struct xenbus_dev_ops *ops,
 	dev->ops = ops;
 	dev->priv = priv;
 	dev->devid = devid;
+	dev->remove_timer_fd = -1;
 	snprintf(dev->fe_path, sizeof(dev->fe_path),
 		 "/local/domain/%u/device/%s/%u", d->xen.domid, ops->type,
 		 devid);
@@ -440,16 +515,180 @@ int xenbus_dev_add(struct domain *d, const struct xenbus_dev_ops *ops,
 		return rc;
 	}
 	xenbus_set_state(dev, XenbusStateInitWait);
-	pthread_mutex_lock(&xb->lock);
-	xb->devs[xb->nr_devs++] = dev;
-	pthread_mutex_unlock(&xb->lock);
 	snprintf(path, sizeof(path), "%s/state", dev->fe_path);
-	/* The watch fires once at once: the first step reads the state. */
+	/*
+	 * The watch fires once at once: the first step reads the state.
+	 * Listed under the lock taken first, so that the loop thread finds
+	 * the device when it handles that event.
+	 */
+	pthread_mutex_lock(&xb->lock);
 	if (!xs_watch(d->xs.xsh, path, dev->token)) {
+		pthread_mutex_unlock(&xb->lock);
 		log_err("xenbus: watching %s", path);
+		xenbus_rm_dirs(dev);
+		free(dev);
 		return -EIO;
 	}
+	xb->devs[xb->nr_devs++] = dev;
+	pthread_mutex_unlock(&xb->lock);
 	log_info("xenbus: %s %u: %s", ops->type, devid, dev->be_path);
+	return 0;
+}
+
+bool xenbus_dev_exists(struct domain *d, const char *type,
+		       unsigned int devid)
+{
+	return xenbus_dev_find(&d->xenbus, type, devid) != NULL;
+}
+
+/* Frees a removed device (the reaper); its done() last. */
+static void xenbus_dev_finish(struct domain *d, struct xenbus_dev *dev)
+{
+	xenbus_removed_fn *done = dev->removed;
+	void *arg = dev->removed_arg;
+	bool forced = dev->remove_forced;
+	char path[160];
+
+	snprintf(path, sizeof(path), "%s/state", dev->fe_path);
+	(void)xs_unwatch(d->xs.xsh, path, dev->token);
+	xenbus_remove_timer_close(dev);
+	/* Forced: the engine stops here, and waits for what is in flight. */
+	xenbus_disconnect(dev);
+	xenbus_rm_dirs(dev);
+	log_info("xenbus: %s %u removed%s", dev->ops->type, dev->devid,
+		 forced ? " (forced)" : "");
+	dev->ops->destroy(dev);
+	free(dev);
+	done(arg, forced);
+}
+
+static void xenbus_reap(struct domain *d, struct loop_source *s)
+{
+	struct xenbus_back *xb = s->arg;
+	struct xenbus_dev *dev;
+	unsigned int i;
+	uint64_t n;
+
+	if (read(xb->reap_fd, &n, sizeof(n)) < 0)
+		return;
+	for (;;) {
+		dev = NULL;
+		pthread_mutex_lock(&xb->lock);
+		for (i = 0; i < xb->nr_devs; i++) {
+			if (xb->devs[i]->remove_ready) {
+				dev = xb->devs[i];
+				memmove(&xb->devs[i], &xb->devs[i + 1],
+					(xb->nr_devs - i - 1) *
+						sizeof(xb->devs[0]));
+				xb->devs[--xb->nr_devs] = NULL;
+				break;
+			}
+		}
+		pthread_mutex_unlock(&xb->lock);
+		if (!dev)
+			break;
+		xenbus_dev_finish(d, dev);
+	}
+}
+
+/* The frontend had its time to close: it goes anyway. */
+static void xenbus_remove_timeout(struct domain *d, struct loop_source *s)
+{
+	struct xenbus_dev *dev = s->arg;
+	uint64_t n;
+
+	(void)d;
+	if (read(dev->remove_timer_fd, &n, sizeof(n)) < 0 ||
+	    dev->remove_ready)
+		return;
+	log_warnx("xenbus: %s: the frontend did not close; removing the "
+		  "device anyway",
+		  dev->be_path);
+	dev->remove_forced = true;
+	dev->remove_ready = true;
+	xenbus_reap_kick(&d->xenbus);
+}
+
+static int xenbus_reaper_open(struct domain *d)
+{
+	struct xenbus_back *xb = &d->xenbus;
+
+	if (xb->reap_fd >= 0)
+		return 0;
+	xb->reap_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (xb->reap_fd < 0)
+		return -errno;
+	xb->reap_src = (struct loop_source){xb->reap_fd, xenbus_reap, xb};
+	if (loop_add(&d->loop, &xb->reap_src) < 0) {
+		close(xb->reap_fd);
+		xb->reap_fd = -1;
+		return -EIO;
+	}
+	return 0;
+}
+
+static int xenbus_remove_timer_open(struct xenbus_dev *dev,
+				    unsigned int timeout_ms)
+{
+	struct itimerspec its = {
+		.it_value = {.tv_sec = timeout_ms / 1000,
+			     .tv_nsec = (long)(timeout_ms % 1000) * 1000000L},
+	};
+	int rc;
+
+	dev->remove_timer_fd =
+		timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (dev->remove_timer_fd < 0)
+		return -errno;
+	dev->remove_src = (struct loop_source){dev->remove_timer_fd,
+					       xenbus_remove_timeout, dev};
+	if (timerfd_settime(dev->remove_timer_fd, 0, &its, NULL) < 0)
+		rc = -errno;
+	else
+		rc = loop_add(&dev->d->loop, &dev->remove_src);
+	if (rc < 0) {
+		close(dev->remove_timer_fd);
+		dev->remove_timer_fd = -1;
+	}
+	return rc;
+}
+
+int xenbus_dev_remove(struct domain *d, const char *type, unsigned int devid,
+		      unsigned int timeout_ms, xenbus_removed_fn *done,
+		      void *arg)
+{
+	struct xenbus_dev *dev = xenbus_dev_find(&d->xenbus, type, devid);
+	int rc;
+
+	if (!dev)
+		return -ENOENT;
+	if (dev->removing)
+		return -EBUSY;
+	rc = xenbus_reaper_open(d);
+	if (rc < 0)
+		return rc;
+	dev->removed = done;
+	dev->removed_arg = arg;
+	if (timeout_ms == 0) {
+		/* A forced detach: the frontend is not asked. */
+		dev->removing = true;
+		dev->remove_forced = true;
+		dev->remove_ready = true;
+		xenbus_reap_kick(&d->xenbus);
+		return 0;
+	}
+	rc = xenbus_remove_timer_open(dev, timeout_ms);
+	if (rc < 0)
+		return rc;
+	dev->removing = true;
+	log_info("xenbus: %s: detaching", dev->be_path);
+	/* As libxl: offline, then Closing unless Closed already. */
+	if (xenbus_dev_write(dev, "online", "0") < 0)
+		log_warn("xenbus: %s: writing online", dev->be_path);
+	if (dev->be_state != XenbusStateClosed)
+		xenbus_set_state(dev, XenbusStateClosing);
+	/* A frontend that is closed already (or gone) is not waited for. */
+	xenbus_step(dev);
 	return 0;
 }
 
@@ -457,6 +696,7 @@ void xenbus_back_init(struct xenbus_back *xb)
 {
 	memset(xb, 0, sizeof(*xb));
 	pthread_mutex_init(&xb->lock, NULL);
+	xb->reap_fd = -1;
 }
 
 void xenbus_back_destroy(struct domain *d)
@@ -478,10 +718,16 @@ void xenbus_back_destroy(struct domain *d)
 			(void)xs_rm(h, XBT_NULL, dir);
 			(void)xs_rm(h, XBT_NULL, dev->fe_path);
 		}
+		xenbus_remove_timer_close(dev);
 		dev->ops->destroy(dev);
 		free(dev);
 		xb->devs[i] = NULL;
 	}
 	xb->nr_devs = 0;
 	xb->watching = false;
+	if (xb->reap_fd >= 0) {
+		loop_del(&d->loop, &xb->reap_src);
+		close(xb->reap_fd);
+		xb->reap_fd = -1;
+	}
 }

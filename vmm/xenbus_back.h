@@ -14,6 +14,11 @@
  *   frontend Closed (or gone) -> disconnect() -> backend Closed
  *   frontend Initialising again while backend Closed -> InitWait (reconnect)
  *
+ * Detach (xenbus_dev_remove) is the toolstack's part, as libxl does it:
+ * backend `online` 0 and state Closing; the frontend closes, the backend
+ * drains and says Closed, then both directories go and the device is
+ * freed.  A frontend that does not close in time is removed anyway.
+ *
  * A device type supplies ops; everything runs on the domain's event loop,
  * and a device whose frontend misbehaves fails alone (its backend goes to
  * Closing with an `error` node; the others go on).
@@ -35,6 +40,9 @@
 
 struct domain;
 struct xenbus_dev;
+
+/* A removal is over: device and directories are gone (xenbus_dev_remove). */
+typedef void xenbus_removed_fn(void *arg, bool forced);
 
 struct xenbus_dev_ops {
 	const char *type; /* "vbd", "vif" */
@@ -69,6 +77,14 @@ struct xenbus_dev {
 	enum xenbus_state be_state;
 	bool connected;
 	bool draining; /* a disconnect waits for I/O to finish */
+	/* Detach: asked, ready to be freed, forced (no frontend answer). */
+	bool removing;
+	bool remove_ready;
+	bool remove_forced;
+	int remove_timer_fd; /* -1 when none */
+	struct loop_source remove_src;
+	xenbus_removed_fn *removed;
+	void *removed_arg;
 };
 
 struct xenbus_back {
@@ -78,6 +94,9 @@ struct xenbus_back {
 	struct xenbus_dev *devs[XENBUS_MAX_DEVS];
 	unsigned int nr_devs;
 	bool watching;
+	/* Removals are finished here, outside any device's callback. */
+	int reap_fd; /* eventfd, -1 until the first removal */
+	struct loop_source reap_src;
 };
 
 /*
@@ -92,8 +111,25 @@ int xenbus_dev_add(struct domain *d, const struct xenbus_dev_ops *ops,
 		   const struct xenbus_kv *be_keys)
 	__attribute__((warn_unused_result));
 
+/*
+ * Detach of device <type>/<devid>, on the loop thread: see the top of this
+ * file.  The frontend has timeout_ms to close (0: removed at once, as a
+ * forced detach).  Then, on the loop thread and never from within this
+ * call, done(arg, forced) unless the domain goes first.  0, -ENOENT for no
+ * such device, -EBUSY when its removal is under way already.
+ */
+int xenbus_dev_remove(struct domain *d, const char *type, unsigned int devid,
+		      unsigned int timeout_ms, xenbus_removed_fn *done,
+		      void *arg) __attribute__((warn_unused_result));
+/* Whether device <type>/<devid> exists (being removed counts). */
+bool xenbus_dev_exists(struct domain *d, const char *type,
+		       unsigned int devid);
+
 void xenbus_back_init(struct xenbus_back *xb);
-/* Disconnects and destroys every device, removes their directories. */
+/*
+ * Disconnects and destroys every device, removes their directories.  No
+ * removal's done() is called.
+ */
 void xenbus_back_destroy(struct domain *d);
 
 /* A disconnect that returned -EINPROGRESS has finished. */

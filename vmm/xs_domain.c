@@ -244,6 +244,7 @@ static bool xs_write_layout(struct domain *d, struct xs_domain *x,
 	unsigned int id = d->xen.domid;
 	struct xs_handle *h = x->xsh;
 	char path[128], val[64];
+	unsigned int i;
 	bool ok = true;
 
 #define NODE(sub, value, owner)                                               \
@@ -259,13 +260,19 @@ static bool xs_write_layout(struct domain *d, struct xs_domain *x,
 	NODE("/device", "", 0);
 	NODE("/control", "", 0);
 	NODE("/control/shutdown", "", id);
+	/* The guest clears a key it takes, as Linux does. */
+	NODE("/control/sysrq", "", id);
 	NODE("/control/platform-feature-multiprocessor-suspend", "1", 0);
 	snprintf(val, sizeof(val), "%" PRIu64, d->ram_size >> 10);
 	NODE("/memory", "", 0);
 	NODE("/memory/static-max", val, 0);
 	NODE("/memory/target", val, 0);
-	snprintf(val, sizeof(val), "%u", d->nr_vcpus);
 	NODE("/cpu", "", 0);
+	/* vcpu-set writes these; the guest watches them (online|offline). */
+	for (i = 0; i < d->nr_vcpus; i++) {
+		snprintf(val, sizeof(val), "/cpu/%u/availability", i);
+		NODE(val, "online", 0);
+	}
 	NODE("/store", "", 0);
 	snprintf(val, sizeof(val), "%u", x->store_port);
 	NODE("/store/port", val, 0);

@@ -29,6 +29,9 @@ struct scenario {
 
 int check(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Whether the command line holds `word` as a whole word. */
+int guest_cmdline_has(const char *word);
+
 void scenario_boot(void);
 void scenario_version(void);
 void scenario_memmap(void);
@@ -39,6 +42,7 @@ void scenario_timer(void);
 void scenario_hcbench(void);
 void scenario_shutdown_code(void);
 void scenario_idle(void);
+void scenario_balloon(void);
 void scenario_devices(void);
 void scenario_netbench(void);
 void scenario_blkbench(void);

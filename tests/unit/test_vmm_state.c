@@ -3,7 +3,8 @@
  * The Xen part of a domain's saved state (XEN1, EVT1, XVC1 sections):
  * a saved domain loads into a fresh one with the same channels, VIRQs,
  * params and placements; a truncated, inconsistent or foreign image is
- * refused with -EINVAL and leaves the target unchanged.
+ * refused with -EINVAL and leaves the target unchanged.  The balloon's
+ * BAL1 travels beside them (test_balloon.c has its own hostile images).
  *
  * The domains (vmm_fake.c) have RAM from malloc and no KVM: the Xen
  * state needs none.
@@ -20,6 +21,7 @@
 
 #include <cmocka.h>
 
+#include "balloon.h"
 #include "domain.h"
 #include "log.h"
 #include "mem.h"
@@ -214,6 +216,46 @@ static void test_foreign_and_mismatched_images_refused(void **state)
 	vmm_fake_free(one);
 }
 
+/*
+ * BAL1 beside the Xen state, loaded after it as domain_state_load() does:
+ * the released pages travel, and an image that gives back the page its
+ * own XEN1 puts shared_info in is refused.
+ */
+static void test_balloon_with_the_xen_state(void **state)
+{
+	struct domain *src = vmm_fake_busy_domain(), *dst;
+	uint64_t gfns[] = {0x101, 0x100}, shinfo = VMM_FAKE_SHINFO_GFN;
+	struct state_reader r;
+	struct buf img = {0};
+	size_t bal;
+
+	(void)state;
+	assert_int_equal(balloon_decrease(src, gfns, 2), 2);
+	assert_int_equal(xen_state_save(src, &img), 0);
+	assert_int_equal(balloon_save(src, &img), 0);
+	r = reader(img.data, img.len);
+
+	dst = vmm_fake_domain(9, 2);
+	assert_int_equal(xen_state_load(dst, r), 0);
+	assert_int_equal(balloon_load(dst, r), 0);
+	assert_true(balloon_gfn_released(dst, 0x100));
+	assert_true(balloon_gfn_released(dst, 0x101));
+	assert_int_equal(dst->cur_pages, VMM_FAKE_RAM_SIZE / 4096 - 2);
+	vmm_fake_free(dst);
+
+	/* Its one range now starts at shared_info's frame. */
+	bal = payload_of(&img, STATE_TAG_BAL);
+	memcpy(img.data + bal + 16, &shinfo, 8);
+	dst = vmm_fake_domain(9, 2);
+	assert_int_equal(xen_state_load(dst, r), 0);
+	assert_int_equal(balloon_load(dst, r), -EINVAL);
+	assert_false(balloon_gfn_released(dst, shinfo));
+	assert_int_equal(dst->cur_pages, VMM_FAKE_RAM_SIZE / 4096);
+	vmm_fake_free(dst);
+	buf_free(&img);
+	vmm_fake_free(src);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -222,6 +264,7 @@ int main(void)
 		cmocka_unit_test(test_truncated_images_refused),
 		cmocka_unit_test(test_hostile_images_refused),
 		cmocka_unit_test(test_foreign_and_mismatched_images_refused),
+		cmocka_unit_test(test_balloon_with_the_xen_state),
 	};
 
 	/* Refusals are logged (to stderr); the test checks the codes. */

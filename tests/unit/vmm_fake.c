@@ -13,6 +13,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "balloon.h"
 #include "gnttab.h"
 #include "mem.h"
 
@@ -38,6 +39,7 @@ struct domain *vmm_fake_domain(uint16_t domid, unsigned int nr_vcpus)
 	domain_init(d, domid);
 	x = &d->xen;
 	d->ram_size = VMM_FAKE_RAM_SIZE;
+	d->max_pages = d->cur_pages = VMM_FAKE_RAM_SIZE / 4096;
 	d->ram = aligned_alloc(4096, VMM_FAKE_RAM_SIZE);
 	vmm_fake_check(d->ram);
 	memset(d->ram, 0, VMM_FAKE_RAM_SIZE);
@@ -78,6 +80,7 @@ void vmm_fake_free(struct domain *d)
 		close(d->xen.vcpu[i].periodic_fd);
 	}
 	gnttab_destroy(d);
+	balloon_destroy(d);
 	free(d->xen.shinfo_private);
 	free(d->ram);
 	free(d);
