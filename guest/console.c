@@ -3,6 +3,7 @@
 #include "console.h"
 #include "hypercall.h"
 #include "lib.h"
+#include "pvcons.h"
 
 #define COM1		0x3f8
 /* QEMU's isa-debug-exit: the process exits with (value << 1) | 1. */
@@ -20,12 +21,30 @@ static void serial_write(const char *buf, unsigned long len)
 		outb(COM1, (uint8_t)buf[i]);
 }
 
+static int console_pv_mirror, console_pv_busy;
+
+/* From now on, output goes to the PV console too (what xm console shows). */
+void console_use_pv(void)
+{
+	console_pv_mirror = 1;
+}
+
 void console_write(const char *buf, unsigned long len)
 {
 	if (hypercall_ready)
 		(void)hyp_console_io(CONSOLEIO_write, len, buf);
 	else
 		serial_write(buf, len);
+	/*
+	 * One writer at a time on the ring; a vCPU (or an interrupt on this
+	 * one) that finds it taken leaves this line to console_io alone
+	 * rather than spin.
+	 */
+	if (console_pv_mirror &&
+	    !__atomic_exchange_n(&console_pv_busy, 1, __ATOMIC_ACQUIRE)) {
+		(void)pvcons_write(buf, len);
+		__atomic_store_n(&console_pv_busy, 0, __ATOMIC_RELEASE);
+	}
 }
 
 static void vprint(const char *fmt, va_list ap)

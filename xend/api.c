@@ -178,7 +178,8 @@ json_object *api_domain_json(struct xdom *d, bool detail)
 	json_object *info = NULL, *o;
 	char err[128];
 
-	if (d->pidfd >= 0 && d->state == XD_RUNNING)
+	if (d->pidfd >= 0 &&
+		    (d->state == XD_RUNNING || d->state == XD_PAUSED))
 		info = vmmctl_call(d->domid, api_cmd("info"), 250, err,
 				   sizeof(err));
 	o = api_domain_json_info(d, detail, info);
@@ -299,7 +300,8 @@ static void api_list(struct api_reply *r)
 	}
 	list_for_each_entry(d, &xend.domains, link) {
 		v[n++] = d;
-		if (d->pidfd >= 0 && d->state == XD_RUNNING)
+		if (d->pidfd >= 0 &&
+		    (d->state == XD_RUNNING || d->state == XD_PAUSED))
 			ids[nlive++] = d->domid;
 	}
 	pthread_mutex_unlock(&xend.lock);

@@ -7,6 +7,8 @@
 #define GUEST_CONSOLE_H
 
 void console_write(const char *buf, unsigned long len);
+/* Mirror output to the PV console, once pvcons_init() has succeeded. */
+void console_use_pv(void);
 int printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* reason: SHUTDOWN_* (without Xen: poweroff, or anything else as a failure). */

@@ -26,6 +26,7 @@
 #include "guest.h"
 #include "hypercall.h"
 #include "lib.h"
+#include "pvcons.h"
 #include "smp.h"
 #include "xenbus.h"
 
@@ -254,6 +255,9 @@ void scenario_idle(void)
 		printf("idle: no XenStore: idling until destroyed\n");
 		idle_forever();
 	}
+	/* As Linux's hvc0: what the domain says, xm console shows. */
+	if (pvcons_init() == 0)
+		console_use_pv();
 	irq_enable();
 	idle_smp_start();
 	idle_balloon_start();
