@@ -416,3 +416,35 @@ def test_second_xend_on_the_same_rundir_refuses(host):
                        capture_output=True, text=True, timeout=20)
     assert r.returncode != 0 and "another xend" in r.stderr
     assert host.domains()
+
+
+@pytest.fixture
+def bridge():
+    name = "xbt%d" % (os.getpid() % 100000)
+    subprocess.run(["ip", "link", "add", name, "type", "bridge"], check=True)
+    subprocess.run(["ip", "link", "set", name, "up"], check=True)
+    yield name
+    subprocess.run(["ip", "link", "del", name], capture_output=True)
+
+
+def link_exists(name):
+    return subprocess.run(["ip", "link", "show", name],
+                          capture_output=True).returncode == 0
+
+
+@pytest.mark.parametrize("how", ["destroy", "kill9"])
+def test_tap_devices_go_with_the_domain(host, bridge, how):
+    d = host.create(guest_config("tap", extra_lines=(
+        'vif = ["mac=00:16:3e:00:00:09,bridge=%s"]\n' % bridge)))
+    tap = "vif%d.0" % d["domid"]
+    assert link_exists(tap)
+    master = subprocess.run(["ip", "-o", "link", "show", tap],
+                            capture_output=True, text=True).stdout
+    assert "master %s" % bridge in master
+    if how == "destroy":
+        host.action("tap", "destroy")
+    else:
+        os.kill(d["pid"], signal.SIGKILL)
+        wait_for(lambda: gone(host, "tap"), what="on_crash destroy")
+    wait_for(lambda: not link_exists(tap), what="tap removed")
+    assert not traces(host, d), traces(host, d)
