@@ -5,6 +5,7 @@
  * same way and the messages agree.
  */
 #include "domcfg.h"
+#include "uuid.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -116,23 +117,11 @@ static int key_name(struct domcfg_ctx *c, const struct xlcfg_entry *e,
 static int key_uuid(struct domcfg_ctx *c, const struct xlcfg_entry *e,
 		    struct domcfg *d)
 {
-	size_t i;
 	int rc = domcfg_string(c, e, d->uuid, sizeof(d->uuid));
 
 	if (rc < 0)
 		return rc;
-	for (i = 0; i < 36; i++) {
-		char ch = d->uuid[i];
-		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-
-		if (dash ? ch != '-'
-			 : !((ch >= '0' && ch <= '9') ||
-			     (ch >= 'a' && ch <= 'f') ||
-			     (ch >= 'A' && ch <= 'F')))
-			return domcfg_fail(c, e->line,
-					   "uuid '%s' is not a UUID", d->uuid);
-	}
-	if (d->uuid[36])
+	if (!uuid_valid(d->uuid))
 		return domcfg_fail(c, e->line, "uuid '%s' is not a UUID",
 				   d->uuid);
 	return 0;

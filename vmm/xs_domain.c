@@ -36,6 +36,7 @@
 #include "domain.h"
 #include "log.h"
 #include "mem.h"
+#include "uuid.h"
 #include "xen.h"
 
 #define HV_MAGIC 0x31564858u /* "XHV1" */
@@ -185,41 +186,6 @@ static void xs_retry(struct domain *d, struct loop_source *s)
 	log_info("xenstore: registered again with xenstored");
 }
 
-static int xs_uuid_random(char *out)
-{
-	uint8_t b[16];
-
-	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
-		return -errno;
-	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40); /* version 4 */
-	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
-	snprintf(out, 37,
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-		 "%02x%02x%02x%02x%02x%02x",
-		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
-		 b[10], b[11], b[12], b[13], b[14], b[15]);
-	return 0;
-}
-
-/* A well-formed UUID (8-4-4-4-12 hex digits). */
-static bool xs_uuid_valid(const char *u)
-{
-	size_t i;
-
-	if (strlen(u) != 36)
-		return false;
-	for (i = 0; i < 36; i++) {
-		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-
-		if (dash ? u[i] != '-'
-			 : !((u[i] >= '0' && u[i] <= '9') ||
-			     (u[i] >= 'a' && u[i] <= 'f') ||
-			     (u[i] >= 'A' && u[i] <= 'F')))
-			return false;
-	}
-	return true;
-}
-
 /* One node with its value and perms (owner first), in transaction t. */
 static bool xs_node(struct xs_handle *h, xs_transaction_t t,
 		    const char *path, const char *value, unsigned int owner,
@@ -366,13 +332,13 @@ int xs_domain_setup(struct domain *d, const char *name, const char *uuid)
 
 	x->enabled = true;
 	snprintf(x->name, sizeof(x->name), "%s", name);
-	if (uuid && !xs_uuid_valid(uuid)) {
+	if (uuid && !uuid_valid(uuid)) {
 		log_errx("xenstore: '%s' is not a UUID", uuid);
 		return -EINVAL;
 	}
 	if (uuid)
 		snprintf(x->uuid, sizeof(x->uuid), "%s", uuid);
-	else if ((rc = xs_uuid_random(x->uuid)) < 0)
+	else if ((rc = uuid_random(x->uuid)) < 0)
 		return rc;
 	snprintf(x->home, sizeof(x->home), "/local/domain/%u", d->xen.domid);
 	snprintf(x->vm_path, sizeof(x->vm_path), "/vm/%s", x->uuid);

@@ -7,9 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "log.h"
+#include "uuid.h"
 #include "xend.h"
 
 struct xdom *xdom_by_name(const char *name)
@@ -138,26 +138,6 @@ const char *xdom_state_flags(const struct xdom *d, bool blocked)
 	return "------";
 }
 
-void uuid_generate_random_str(char out[37])
-{
-	uint8_t b[16];
-	size_t got = 0;
-
-	while (got < sizeof(b)) {
-		ssize_t n = getrandom(b + got, sizeof(b) - got, 0);
-
-		if (n > 0)
-			got += (size_t)n;
-	}
-	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40); /* version 4 */
-	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
-	snprintf(out, 37,
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-		 "%02x%02x%02x%02x%02x%02x",
-		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
-		 b[10], b[11], b[12], b[13], b[14], b[15]);
-}
-
 /* A relative path in a config is the client's: resolve it against cwd. */
 static int xdom_resolve(char *path, size_t len, const char *cwd)
 {
@@ -228,8 +208,11 @@ int xdom_set_config(struct xdom *d, const char *text, const char *path,
 		snprintf(err, errlen, "%s: a path is too long", p);
 		goto out;
 	}
-	if (!c->uuid[0])
-		uuid_generate_random_str(c->uuid);
+	if (!c->uuid[0] && uuid_random(c->uuid) < 0) {
+		snprintf(err, errlen, "no random numbers for a UUID");
+		rc = -EIO;
+		goto out;
+	}
 	free(d->config);
 	free(d->config_path);
 	free(d->cwd);

@@ -30,16 +30,22 @@ static int store_vpath(char *buf, const char *fmt, va_list ap)
 	return n < 0 || n >= STORE_PATH_MAX ? -ENAMETOOLONG : 0;
 }
 
+/* path <- fmt and the caller's variadic arguments; rc says if it fit. */
+#define STORE_PATH(path, fmt, rc)                                              \
+	do {                                                                   \
+		va_list ap_;                                                   \
+		va_start(ap_, fmt);                                            \
+		rc = store_vpath(path, fmt, ap_);                              \
+		va_end(ap_);                                                   \
+	} while (0)
+
 char *store_read(const char *fmt, ...)
 {
 	char path[STORE_PATH_MAX];
 	unsigned int len;
-	va_list ap;
 	int rc;
 
-	va_start(ap, fmt);
-	rc = store_vpath(path, fmt, ap);
-	va_end(ap);
+	STORE_PATH(path, fmt, rc);
 	if (rc < 0)
 		return NULL;
 	return xs_read(xend.xs, XBT_NULL, path, &len);
@@ -48,12 +54,9 @@ char *store_read(const char *fmt, ...)
 int store_write(const char *value, const char *fmt, ...)
 {
 	char path[STORE_PATH_MAX];
-	va_list ap;
 	int rc;
 
-	va_start(ap, fmt);
-	rc = store_vpath(path, fmt, ap);
-	va_end(ap);
+	STORE_PATH(path, fmt, rc);
 	if (rc < 0)
 		return rc;
 	if (!xs_write(xend.xs, XBT_NULL, path, value,
@@ -73,12 +76,9 @@ int store_write_owned(unsigned int owner, unsigned int reader,
 		{.id = reader, .perms = XS_PERM_READ},
 	};
 	char path[STORE_PATH_MAX];
-	va_list ap;
 	int rc;
 
-	va_start(ap, fmt);
-	rc = store_vpath(path, fmt, ap);
-	va_end(ap);
+	STORE_PATH(path, fmt, rc);
 	if (rc < 0)
 		return rc;
 	if (!xs_write(xend.xs, XBT_NULL, path, value,
@@ -94,12 +94,9 @@ int store_write_owned(unsigned int owner, unsigned int reader,
 void store_rm(const char *fmt, ...)
 {
 	char path[STORE_PATH_MAX];
-	va_list ap;
 	int rc;
 
-	va_start(ap, fmt);
-	rc = store_vpath(path, fmt, ap);
-	va_end(ap);
+	STORE_PATH(path, fmt, rc);
 	if (rc == 0)
 		(void)xs_rm(xend.xs, XBT_NULL, path);
 }
@@ -107,13 +104,10 @@ void store_rm(const char *fmt, ...)
 char **store_dir(unsigned int *n, const char *fmt, ...)
 {
 	char path[STORE_PATH_MAX];
-	va_list ap;
 	int rc;
 
 	*n = 0;
-	va_start(ap, fmt);
-	rc = store_vpath(path, fmt, ap);
-	va_end(ap);
+	STORE_PATH(path, fmt, rc);
 	if (rc < 0)
 		return NULL;
 	return xs_directory(xend.xs, XBT_NULL, path, n);
@@ -123,13 +117,10 @@ bool store_exists(const char *fmt, ...)
 {
 	char path[STORE_PATH_MAX];
 	unsigned int len;
-	va_list ap;
 	void *v;
 	int rc;
 
-	va_start(ap, fmt);
-	rc = store_vpath(path, fmt, ap);
-	va_end(ap);
+	STORE_PATH(path, fmt, rc);
 	if (rc < 0)
 		return false;
 	v = xs_read(xend.xs, XBT_NULL, path, &len);

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "uuid.h"
 #include "xend.h"
 
 #define RESTART_QUICK 10.0
@@ -146,7 +147,10 @@ static void supervise_keep_old(struct xdom *d, bool crashed)
 		return;
 	}
 	snprintf(old->name, sizeof(old->name), "%.40s-%d", d->name, d->domid);
-	uuid_generate_random_str(old->uuid);
+	if (uuid_random(old->uuid) < 0) {
+		xdom_free(old);
+		return;
+	}
 	old->domid = d->domid;
 	old->start_time = d->start_time;
 	old->state = crashed ? XD_CRASHED : XD_SHUTDOWN;

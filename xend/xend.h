@@ -99,7 +99,6 @@ const char *xdom_state_flags(const struct xdom *d, bool blocked);
 int xdom_set_config(struct xdom *d, const char *text, const char *path,
 		    const char *cwd, char *err, size_t errlen,
 		    json_object *warnings) __attribute__((warn_unused_result));
-void uuid_generate_random_str(char out[37]);
 
 /* spawn.c: starting a domain's vmm and ending it. */
 int xdom_start(struct xdom *d, bool paused, char *err, size_t errlen)
