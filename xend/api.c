@@ -365,14 +365,18 @@ static bool api_config_files_ok(struct xdom *d, struct api_reply *r)
 	return true;
 }
 
-/* Starts d (in the table, with no domid); on failure d is as before. */
-bool api_start(struct xdom *d, bool paused, struct api_reply *r)
+/*
+ * Starts d (in the table, with no domid), from its kernel or from a saved
+ * stream; on failure d is as before.
+ */
+bool api_start(struct xdom *d, bool paused, const char *restore,
+	       struct api_reply *r)
 {
 	enum xdom_state was = d->state;
 	char err[1024];
 	int id;
 
-	if (!api_config_files_ok(d, r))
+	if (!restore && !api_config_files_ok(d, r))
 		return false;
 	id = xdom_alloc_domid();
 	if (id < 0) {
@@ -382,7 +386,7 @@ bool api_start(struct xdom *d, bool paused, struct api_reply *r)
 	d->domid = id;
 	d->state = XD_STARTING;
 	d->restarts = 0;
-	if (xdom_start(d, paused, err, sizeof(err)) < 0) {
+	if (xdom_start(d, paused, restore, err, sizeof(err)) < 0) {
 		d->domid = -1;
 		d->state = was;
 		api_error(r, 500, "internal", "%s", err);
@@ -400,8 +404,8 @@ bool api_start(struct xdom *d, bool paused, struct api_reply *r)
 }
 
 /* A new xdom from a request's config; NULL with r set. */
-static struct xdom *api_new_domain(json_object *body, json_object *warnings,
-				   struct api_reply *r)
+struct xdom *api_new_domain(json_object *body, json_object *warnings,
+			    struct api_reply *r)
 {
 	const char *text, *path, *cwd;
 	char err[1024];
@@ -462,7 +466,7 @@ static void api_create(json_object *body, struct api_reply *r)
 	}
 	list_add_tail(&d->link, &xend.domains);
 	xend.nr_domains++;
-	if (!api_start(d, api_bool(body, "paused"), r)) {
+	if (!api_start(d, api_bool(body, "paused"), NULL, r)) {
 		list_del(&d->link);
 		xend.nr_domains--;
 		xdom_free(d);
@@ -770,7 +774,7 @@ static void act_console(struct xdom *d, json_object *body,
 
 static void act_start(struct xdom *d, json_object *body, struct api_reply *r)
 {
-	if (!api_start(d, api_bool(body, "paused"), r))
+	if (!api_start(d, api_bool(body, "paused"), NULL, r))
 		return;
 	log_info("api: started managed domain %d '%s'", d->domid, d->name);
 	r->body = api_domain_json(d, false);
@@ -811,6 +815,7 @@ static const struct api_action {
 	{"network", "GET", ST_LIVE, act_network_list},
 	{"network-attach", "POST", ST_LIVE, act_network_attach},
 	{"network-detach", "POST", ST_LIVE, act_network_detach},
+	{"save", "POST", ST_LIVE, act_save},
 	{"start", "POST", ST(XD_INACTIVE), act_start},
 	{"delete", "POST", ST(XD_INACTIVE), act_delete},
 };
@@ -895,6 +900,12 @@ void api_dispatch(const char *method, const char *url, const char *query,
 			api_new(body, r);
 		else
 			api_error(r, 405, "bad-method", "/v1/managed takes "
+				  "POST");
+	} else if (!strcmp(url, "/v1/restore")) {
+		if (!strcmp(method, "POST"))
+			api_restore(body, r);
+		else
+			api_error(r, 405, "bad-method", "/v1/restore takes "
 				  "POST");
 	} else if (!strcmp(url, "/v1/info") && !strcmp(method, "GET")) {
 		r->body = host_info_json();

@@ -26,7 +26,14 @@ json_object *api_ctl(struct xdom *d, const char *what, json_object *req,
 /* The same without xend.lock while it waits: d may be gone after it. */
 json_object *api_ctl_wait(struct xdom *d, const char *what, json_object *req,
 			  int timeout_ms, struct api_reply *r);
-bool api_start(struct xdom *d, bool paused, struct api_reply *r);
+bool api_start(struct xdom *d, bool paused, const char *restore,
+	       struct api_reply *r);
+/* A new xdom from a request's config/path/cwd; NULL with r set. */
+struct xdom *api_new_domain(json_object *body, json_object *warnings,
+			    struct api_reply *r);
+/* save.c */
+api_action_fn act_save;
+void api_restore(json_object *body, struct api_reply *r);
 
 /* {"vbd": [...], "vif": [...]}, as the block and network lists. */
 json_object *api_devices_json(struct xdom *d);

@@ -44,7 +44,8 @@ static void spawn_arg(struct spawn_args *a, const char *s)
 	a->argv[a->argc] = NULL;
 }
 
-static int spawn_build_argv(struct xdom *d, bool paused, struct spawn_args *a)
+static int spawn_build_argv(struct xdom *d, bool paused, const char *restore,
+			    struct spawn_args *a)
 {
 	const struct domcfg *c = d->cfg;
 	unsigned int i;
@@ -64,18 +65,23 @@ static int spawn_build_argv(struct xdom *d, bool paused, struct spawn_args *a)
 	snprintf(a->num[2], sizeof(a->num[2]), "%d", d->domid);
 
 	spawn_arg(a, xend.vmm_path);
-	spawn_arg(a, "--kernel");
-	spawn_arg(a, c->kernel);
+	if (restore) {
+		spawn_arg(a, "--restore");
+		spawn_arg(a, restore);
+	} else {
+		spawn_arg(a, "--kernel");
+		spawn_arg(a, c->kernel);
+		spawn_arg(a, "--cmdline");
+		spawn_arg(a, c->cmdline);
+		if (c->ramdisk[0]) {
+			spawn_arg(a, "--initrd");
+			spawn_arg(a, c->ramdisk);
+		}
+	}
 	spawn_arg(a, "--memory");
 	spawn_arg(a, a->num[0]);
 	spawn_arg(a, "--vcpus");
 	spawn_arg(a, a->num[1]);
-	spawn_arg(a, "--cmdline");
-	spawn_arg(a, c->cmdline);
-	if (c->ramdisk[0]) {
-		spawn_arg(a, "--initrd");
-		spawn_arg(a, c->ramdisk);
-	}
 	spawn_arg(a, "--domid");
 	spawn_arg(a, a->num[2]);
 	spawn_arg(a, "--xenstore");
@@ -221,10 +227,13 @@ static int spawn_wait_ready(int fd, struct spawn_args *a, char *err,
 }
 
 /*
- * Starts d's vmm.  Called with xend.lock held and d in XD_STARTING with
- * a domid; drops the lock while the vmm comes up.
+ * Starts d's vmm, booting its kernel or, with `restore`, loading the
+ * domain saved in that file (docs/migration-stream.md).  Called with
+ * xend.lock held and d in XD_STARTING with a domid; drops the lock while
+ * the vmm comes up.
  */
-int xdom_start(struct xdom *d, bool paused, char *err, size_t errlen)
+int xdom_start(struct xdom *d, bool paused, const char *restore, char *err,
+	       size_t errlen)
 {
 	struct spawn_args *a = calloc(1, sizeof(*a));
 	int pipefd[2] = {-1, -1}, log_fd = -1, st, rc;
@@ -234,7 +243,7 @@ int xdom_start(struct xdom *d, bool paused, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	rc = spawn_build_argv(d, paused, a);
+	rc = spawn_build_argv(d, paused, restore, a);
 	if (rc < 0) {
 		snprintf(err, errlen, "XENIA_RUNDIR %s is too long for the "
 			 "domain's socket paths", xend.rundir);

@@ -124,7 +124,7 @@ static void supervise_restart(struct xdom *d)
 	}
 	d->domid = id;
 	d->state = XD_STARTING;
-	if (xdom_start(d, false, err, sizeof(err)) < 0 ||
+	if (xdom_start(d, false, NULL, err, sizeof(err)) < 0 ||
 	    supervise_watch(d) < 0) {
 		log_errx("supervise: restarting '%s': %s", d->name, err);
 		supervise_unwatch(d);
@@ -174,7 +174,9 @@ void supervise_exit(struct xdom *d, const char *reason)
 	d->shutdown_deadline = 0;
 	log_info("supervise: domain %d '%s' ended: %s", d->domid, d->name,
 		 reason);
-	if (d->state == XD_DYING || !strcmp(reason, "destroy")) {
+	/* Destroyed, or saved to a file (xm save): no action either way. */
+	if (d->state == XD_DYING || !strcmp(reason, "destroy") ||
+	    !strcmp(reason, "saved")) {
 		supervise_forget(d);
 		goto out;
 	}

@@ -101,7 +101,8 @@ int xdom_set_config(struct xdom *d, const char *text, const char *path,
 		    json_object *warnings) __attribute__((warn_unused_result));
 
 /* spawn.c: starting a domain's vmm and ending it. */
-int xdom_start(struct xdom *d, bool paused, char *err, size_t errlen)
+int xdom_start(struct xdom *d, bool paused, const char *restore, char *err,
+	       size_t errlen)
 	__attribute__((warn_unused_result));
 int xdom_signal(struct xdom *d, int sig);
 /* Removes what a domain leaves behind (XenStore, sockets, files). */

@@ -74,6 +74,9 @@ xm_handler cmd_create, cmd_new, cmd_start, cmd_delete, cmd_shutdown,
 xm_handler cmd_list, cmd_uptime, cmd_vcpu_list, cmd_info, cmd_dmesg,
 	cmd_log;
 
+/* cmd_save.c */
+xm_handler cmd_save, cmd_restore;
+
 /* top.c */
 xm_handler cmd_top;
 
