@@ -111,6 +111,11 @@ static int key_name(struct domcfg_ctx *c, const struct xlcfg_entry *e,
 		return domcfg_fail(c, e->line,
 				   "name '%s' would read as a domain id",
 				   d->name);
+	/* Domain-0 is the host's; dots alone are path segments in a URL. */
+	if (!strcmp(d->name, "Domain-0") ||
+	    strspn(d->name, ".") == strlen(d->name))
+		return domcfg_fail(c, e->line, "name '%s' is reserved",
+				   d->name);
 	return 0;
 }
 

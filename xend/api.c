@@ -77,6 +77,12 @@ bool api_num(json_object *body, const char *key, bool need,
 		return false;
 	}
 	x = json_object_get_double(v);
+	/* Counts and sizes are whole; only a timeout may have a fraction. */
+	if (strcmp(key, "timeout") && x != (double)(long long)x) {
+		api_error(r, 400, "bad-request", "\"%s\" must be a whole "
+			  "number, not %g", key, x);
+		return false;
+	}
 	if (!(x >= min && x <= max)) {
 		api_error(r, 400, "bad-request",
 			  "\"%s\" must be from %g to %g, not %g", key, min, max,
@@ -92,6 +98,7 @@ bool api_bool(json_object *body, const char *key)
 	json_object *v;
 
 	return body && json_object_object_get_ex(body, key, &v) &&
+	       json_object_is_type(v, json_type_boolean) &&
 	       json_object_get_boolean(v);
 }
 
@@ -179,9 +186,12 @@ json_object *api_domain_json(struct xdom *d, bool detail)
 	char err[128];
 
 	if (d->pidfd >= 0 &&
-		    (d->state == XD_RUNNING || d->state == XD_PAUSED))
-		info = vmmctl_call(d->domid, api_cmd("info"), 250, err,
-				   sizeof(err));
+		    (d->state == XD_RUNNING || d->state == XD_PAUSED)) {
+		json_object *req = api_cmd("info");
+
+		info = vmmctl_call(d->domid, req, 250, err, sizeof(err));
+		json_object_put(req);
+	}
 	o = api_domain_json_info(d, detail, info);
 	json_object_put(info);
 	return o;
@@ -209,7 +219,8 @@ json_object *api_domain_json_info(struct xdom *d, bool detail,
 				json_object *vc = json_object_array_get_idx(a, i);
 				const char *s = "";
 
-				if (json_object_object_get_ex(vc, "state", &v))
+				if (json_object_object_get_ex(vc, "state", &v) &&
+				    json_object_is_type(v, json_type_string))
 					s = json_object_get_string(v);
 				if (strcmp(s, "offline"))
 					online++;
@@ -291,27 +302,28 @@ static void api_list(struct api_reply *r)
 	unsigned int i, n = 0, nlive = 0, cap = xend.nr_domains + 1;
 	int *ids = NULL;
 
-	v = calloc(XEND_MAX_DOMAINS + 1, sizeof(*v));
 	ids = calloc(cap, sizeof(*ids));
 	infos = calloc(cap, sizeof(*infos));
-	if (!v || !ids || !infos) {
+	if (!ids || !infos) {
 		api_error(r, 500, "internal", "out of memory");
 		goto out;
 	}
-	list_for_each_entry(d, &xend.domains, link) {
-		v[n++] = d;
-		if (d->pidfd >= 0 &&
+	list_for_each_entry(d, &xend.domains, link)
+		if (nlive < cap && d->pidfd >= 0 &&
 		    (d->state == XD_RUNNING || d->state == XD_PAUSED))
 			ids[nlive++] = d->domid;
-	}
 	pthread_mutex_unlock(&xend.lock);
 	vmmctl_call_many(ids, nlive, req, 250, infos);
 	pthread_mutex_lock(&xend.lock);
 
 	/* The table may have changed meanwhile: walk it again. */
-	n = 0;
+	v = calloc(xend.nr_domains + 1, sizeof(*v));
+	if (!v) {
+		api_error(r, 500, "internal", "out of memory");
+		goto out;
+	}
 	list_for_each_entry(d, &xend.domains, link)
-		if (n < XEND_MAX_DOMAINS + 1)
+		if (n < xend.nr_domains)
 			v[n++] = d;
 	qsort(v, n, sizeof(*v), api_domid_cmp);
 	arr = json_object_new_array();
@@ -343,6 +355,15 @@ static bool api_config_files_ok(struct xdom *d, struct api_reply *r)
 	const struct domcfg *c = d->cfg;
 	unsigned int i;
 
+	if (c->maxmem_mib != c->memory_mib) {
+		api_error(r, 400, "bad-config", "%s: maxmem (%llu MiB) above "
+			  "memory (%llu MiB): a domain's memory is all mapped "
+			  "at its start here, so it can balloon down and back "
+			  "but not past it",
+			  d->config_path, (unsigned long long)c->maxmem_mib,
+			  (unsigned long long)c->memory_mib);
+		return false;
+	}
 	if (access(c->kernel, R_OK) < 0) {
 		api_error(r, 400, "bad-config", "%s: kernel %s: %s",
 			  d->config_path, c->kernel, strerror(errno));
@@ -393,10 +414,11 @@ bool api_start(struct xdom *d, bool paused, const char *restore,
 		return false;
 	}
 	if (supervise_watch(d) < 0 || record_write(d) < 0) {
-		(void)xdom_destroy_begin(d);
+		xdom_kill_sync(d);
+		d->state = was;
 		api_error(r, 500, "internal",
-			  "domain %d started but xend could not record it; "
-			  "it is being destroyed", id);
+			  "domain %d started but xend could not record it in "
+			  "XenStore; it was ended (see xm log)", id);
 		return false;
 	}
 	pthread_cond_broadcast(&xend_changed);
@@ -577,12 +599,36 @@ static void act_destroy(struct xdom *d, json_object *body,
 			  "15 s; it is still being destroyed");
 }
 
+/*
+ * After a pause or unpause that failed (a timeout, say), the vmm may have
+ * done it all the same: take its word for the state.
+ */
+static void api_refresh_state(struct xdom *d)
+{
+	json_object *req = api_cmd("info"), *info, *v;
+	char err[128];
+
+	info = vmmctl_call(d->domid, req, CTL_TIMEOUT_MS, err, sizeof(err));
+	json_object_put(req);
+	if (info && json_object_object_get_ex(info, "state", &v) &&
+	    json_object_is_type(v, json_type_string)) {
+		if (!strcmp(json_object_get_string(v), "paused"))
+			d->state = XD_PAUSED;
+		else if (!strcmp(json_object_get_string(v), "running"))
+			d->state = XD_RUNNING;
+		(void)record_write(d);
+	}
+	json_object_put(info);
+}
+
 static void act_pause(struct xdom *d, json_object *body, struct api_reply *r)
 {
 	json_object *rep = api_ctl(d, "pause", api_cmd("pause"), r);
 
-	if (!rep)
+	if (!rep) {
+		api_refresh_state(d);
 		return;
+	}
 	json_object_put(rep);
 	d->state = XD_PAUSED;
 	(void)record_write(d);
@@ -593,8 +639,10 @@ static void act_unpause(struct xdom *d, json_object *body,
 {
 	json_object *rep = api_ctl(d, "unpause", api_cmd("unpause"), r);
 
-	if (!rep)
+	if (!rep) {
+		api_refresh_state(d);
 		return;
+	}
 	json_object_put(rep);
 	d->state = XD_RUNNING;
 	(void)record_write(d);
@@ -614,7 +662,8 @@ static void act_rename(struct xdom *d, json_object *body, struct api_reply *r)
 			    "0123456789-_.", name[i]))
 			break;
 	if (!len || len >= DOMCFG_NAME_MAX || i < len ||
-	    strspn(name, "0123456789") == len || !strcmp(name, "Domain-0")) {
+	    strspn(name, "0123456789") == len || !strcmp(name, "Domain-0") ||
+	    strspn(name, ".") == len) {
 		api_error(r, 400, "bad-request", "'%s' is not a domain name "
 			  "(1 to %d letters, digits, '-', '_', '.', not all "
 			  "digits)", name, DOMCFG_NAME_MAX - 1);

@@ -109,6 +109,8 @@ int xdom_alloc_domid(void)
 
 	for (i = 0; i < XEND_MAX_DOMID; i++) {
 		id = xend.next_domid;
+		if (id < 1 || id > XEND_MAX_DOMID)
+			id = 1;
 		xend.next_domid = id >= XEND_MAX_DOMID ? 1 : id + 1;
 		if (!xdom_domid_used(id))
 			return id;

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -142,21 +143,36 @@ static int xend_log_file(void)
 	return 0;
 }
 
+/*
+ * One xend per run directory: the pid file is locked for our lifetime,
+ * before anything is read or adopted (two xends would both act on a
+ * domain's end).
+ */
 static int xend_pidfile(void)
 {
-	char path[PATH_MAX];
-	FILE *f;
+	char path[PATH_MAX], pid[32];
+	int fd, n;
 
 	if (xend_path(path, sizeof(path), "xend.pid") < 0)
 		return -ENAMETOOLONG;
-	f = fopen(path, "we");
-	if (!f) {
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
 		log_err("xend: %s", path);
 		return -errno;
 	}
-	fprintf(f, "%d\n", getpid());
-	fclose(f);
-	return 0;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		log_errx("xend: another xend is running on %s (%s is locked)",
+			 xend.rundir, path);
+		close(fd);
+		return -EADDRINUSE;
+	}
+	n = snprintf(pid, sizeof(pid), "%d\n", getpid());
+	if (ftruncate(fd, 0) < 0 || write(fd, pid, (size_t)n) != n) {
+		log_err("xend: %s", path);
+		close(fd);
+		return -EIO;
+	}
+	return 0; /* fd stays open: the lock is ours until we exit */
 }
 
 int main(int argc, char **argv)
@@ -224,7 +240,8 @@ int main(int argc, char **argv)
 		log_errx("xend: out of memory");
 		return 1;
 	}
-	if (xend_dirs() < 0 || (!log_stderr && xend_log_file() < 0))
+	if (xend_dirs() < 0 || xend_pidfile() < 0 ||
+	    (!log_stderr && xend_log_file() < 0))
 		return 1;
 	/* Signals are read from a signalfd by the main thread only; the
 	 * API's threads inherit the mask. */
@@ -244,7 +261,7 @@ int main(int argc, char **argv)
 	if (managed_load_all() < 0 || record_load_all() < 0)
 		return 1;
 	supervise_adopt_all();
-	if (http_start(group) < 0 || xend_pidfile() < 0)
+	if (http_start(group) < 0)
 		return 1;
 	log_info("xend: %u domains known, run directory %s", xend.nr_domains,
 		 xend.rundir);

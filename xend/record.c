@@ -3,7 +3,9 @@
  * A domain's record in XenStore, /xend/domains/<uuid>, dom0's alone:
  *
  *   name, domid, state, pid, pid-start, start-time, maxmem-kib,
- *   restarts, managed, config-path, cwd, config (the config's text)
+ *   restarts, managed, config-path, cwd, config/0, config/1, ... (the
+ *   config's text in pieces of RECORD_CHUNK bytes: XenStore caps a value
+ *   at 4 KiB, and configs may be longer)
  *
  * It is written whenever one of these changes, before the change is
  * reported to the client, so a xend killed at any point finds every
@@ -38,6 +40,24 @@ static bool record_put(xs_transaction_t t, const struct xdom *d,
 			value ? (unsigned int)strlen(value) : 0);
 }
 
+#define RECORD_CHUNK 2048
+#define RECORD_MAX_CHUNKS 512 /* 1 MiB, the API's body limit */
+
+static bool record_put_config(xs_transaction_t t, const struct xdom *d)
+{
+	size_t len = strlen(d->config), off, i;
+	char key[32], piece[RECORD_CHUNK + 1];
+
+	for (off = 0, i = 0; off < len || i == 0; off += RECORD_CHUNK, i++) {
+		snprintf(key, sizeof(key), "config/%zu", i);
+		snprintf(piece, sizeof(piece), "%.*s", RECORD_CHUNK,
+			 d->config + off);
+		if (!record_put(t, d, key, piece))
+			return false;
+	}
+	return true;
+}
+
 static bool record_fill(xs_transaction_t t, const struct xdom *d)
 {
 	char n[8][32];
@@ -58,8 +78,7 @@ static bool record_fill(xs_transaction_t t, const struct xdom *d)
 	       record_put(t, d, "restarts", n[5]) &&
 	       record_put(t, d, "managed", d->managed ? "1" : "0") &&
 	       record_put(t, d, "config-path", d->config_path) &&
-	       record_put(t, d, "cwd", d->cwd) &&
-	       record_put(t, d, "config", d->config);
+	       record_put(t, d, "cwd", d->cwd) && record_put_config(t, d);
 }
 
 int record_write(struct xdom *d)
@@ -120,6 +139,32 @@ static long long record_num(const char *uuid, const char *key, long long def)
 	return n;
 }
 
+/* The config's text from its pieces, or NULL. */
+static char *record_config(const char *uuid)
+{
+	char *text = NULL, *piece, *grown;
+	size_t len = 0, plen;
+	unsigned int i;
+
+	for (i = 0; i < RECORD_MAX_CHUNKS; i++) {
+		piece = store_read(XEND_RECORDS "/%s/config/%u", uuid, i);
+		if (!piece)
+			break;
+		plen = strlen(piece);
+		grown = realloc(text, len + plen + 1);
+		if (!grown) {
+			free(piece);
+			free(text);
+			return NULL;
+		}
+		text = grown;
+		memcpy(text + len, piece, plen + 1);
+		len += plen;
+		free(piece);
+	}
+	return text;
+}
+
 static struct xdom *record_load(const char *uuid)
 {
 	char *config = NULL, *path = NULL, *cwd = NULL, *name = NULL;
@@ -128,7 +173,7 @@ static struct xdom *record_load(const char *uuid)
 
 	if (!d)
 		return NULL;
-	config = store_read(XEND_RECORDS "/%s/config", uuid);
+	config = record_config(uuid);
 	path = store_read(XEND_RECORDS "/%s/config-path", uuid);
 	cwd = store_read(XEND_RECORDS "/%s/cwd", uuid);
 	name = store_read(XEND_RECORDS "/%s/name", uuid);

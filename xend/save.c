@@ -21,6 +21,7 @@
 
 #include "api.h"
 #include "log.h"
+#include "uuid.h"
 
 #define SAVE_TIMEOUT_MS (600 * 1000)
 #define STREAM_MAGIC "XENIA-MIGRATE\0\0\0"
@@ -204,6 +205,15 @@ void api_restore(json_object *body, struct api_reply *r)
 	d = api_new_domain(req, NULL, r);
 	if (!d)
 		goto out;
+	if (!uuid_valid(uuid) || !*name || strlen(name) >= sizeof(d->name) ||
+	    strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			 "0123456789-_.") != strlen(name) ||
+	    strspn(name, "0123456789") == strlen(name) ||
+	    strspn(name, ".") == strlen(name) || !strcmp(name, "Domain-0")) {
+		api_error(r, 400, "bad-stream", "%s: the saved name '%.64s' "
+			  "or UUID '%.40s' is not valid", path, name, uuid);
+		goto out;
+	}
 	snprintf(d->name, sizeof(d->name), "%s", name);
 	snprintf(d->uuid, sizeof(d->uuid), "%s", uuid);
 	if (xdom_by_name(d->name) || xdom_by_uuid(d->uuid)) {

@@ -118,7 +118,7 @@ static int spawn_build_argv(struct xdom *d, bool paused, const char *restore,
 /* The last lines of a vmm's log that say what went wrong. */
 static void spawn_log_tail(const char *path, char *err, size_t errlen)
 {
-	char buf[4096], *line, *last = NULL, *save;
+	char buf[4096], *line, *last = NULL, *first_error = NULL, *save;
 	ssize_t n = -1;
 	off_t size;
 	int fd;
@@ -138,15 +138,16 @@ static void spawn_log_tail(const char *path, char *err, size_t errlen)
 		return;
 	}
 	buf[n] = '\0';
-	/* The first error line is the cause; later ones are consequences. */
+	/* The first error line is the cause; later ones are consequences.
+	 * Without one, the last line says most. */
 	for (line = strtok_r(buf, "\n", &save); line;
 	     line = strtok_r(NULL, "\n", &save)) {
-		if (strstr(line, "error") || strstr(line, "rror:") ||
-		    strstr(line, "xenia-vmm:")) {
-			last = line;
-			break;
-		}
+		if (strstr(line, ": error: ") && !first_error)
+			first_error = line;
+		last = line;
 	}
+	if (first_error)
+		last = first_error;
 	snprintf(err, errlen, "xenia-vmm failed: %s (log: %s)",
 		 last ? last : "see the log", path);
 }
@@ -184,10 +185,21 @@ uint64_t xdom_pid_start(pid_t pid)
 	return spawn_pid_start(pid);
 }
 
+/* xend's blocked signals and ignored SIGPIPE are not the vmm's. */
+void spawn_reset_signals(void)
+{
+	sigset_t none;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+}
+
 static void spawn_child(struct spawn_args *a, int ready_fd, int log_fd)
 {
 	int nul = open("/dev/null", O_RDONLY);
 
+	spawn_reset_signals();
 	setsid();
 	if (nul >= 0)
 		dup2(nul, 0);
@@ -269,6 +281,13 @@ int xdom_start(struct xdom *d, bool paused, const char *restore, char *err,
 	pipefd[1] = -1;
 	d->pid = pid;
 	d->child = true;
+	/*
+	 * Recorded (as starting) before the lock goes: a xend killed while
+	 * the vmm comes up finds it, and ends it, instead of losing it.
+	 * The start time is the fork's, so it holds after the exec.
+	 */
+	d->pid_start = spawn_pid_start(pid);
+	(void)record_write(d);
 
 	pthread_mutex_unlock(&xend.lock);
 	rc = spawn_wait_ready(pipefd[0], a, err, errlen);
@@ -284,6 +303,7 @@ int xdom_start(struct xdom *d, bool paused, const char *restore, char *err,
 		d->pid = -1;
 		d->child = false;
 		xdom_cleanup(d);
+		record_remove(d);
 		goto out;
 	}
 	d->pidfd = pidfd_open(pid, 0);
@@ -294,10 +314,11 @@ int xdom_start(struct xdom *d, bool paused, const char *restore, char *err,
 		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 			;
 		d->pid = -1;
+		d->child = false;
 		xdom_cleanup(d);
+		record_remove(d);
 		goto out;
 	}
-	d->pid_start = spawn_pid_start(pid);
 	d->start_time = xend_now();
 	d->state = paused ? XD_PAUSED : XD_RUNNING;
 	log_info("spawn: domain %d '%s' up, vmm pid %d", d->domid, d->name,
@@ -312,6 +333,31 @@ out:
 		close(log_fd);
 	free(a);
 	return rc;
+}
+
+/*
+ * Ends d's vmm now and waits for it: for a start that cannot be completed
+ * (xend could not watch or record it).  Leaves d as if never started.
+ */
+void xdom_kill_sync(struct xdom *d)
+{
+	siginfo_t si;
+
+	if (d->pidfd >= 0) {
+		(void)pidfd_send_signal(d->pidfd, SIGKILL, NULL, 0);
+		if (d->child)
+			(void)waitid(P_PIDFD, (id_t)d->pidfd, &si, WEXITED);
+	} else if (d->pid > 0 && d->child) {
+		kill(d->pid, SIGKILL);
+		while (waitpid(d->pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	supervise_unwatch(d);
+	xdom_cleanup(d);
+	record_remove(d);
+	d->pid = -1;
+	d->child = false;
+	d->domid = -1;
 }
 
 int xdom_signal(struct xdom *d, int sig)

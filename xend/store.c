@@ -168,6 +168,7 @@ static int store_spawn(const char *sock)
 	if (pid == 0) {
 		int nul = open("/dev/null", O_RDONLY);
 
+		spawn_reset_signals();
 		setsid();
 		if (nul >= 0)
 			dup2(nul, 0);

@@ -98,59 +98,72 @@ static char *supervise_status(int domid)
 	return strdup(buf);
 }
 
+/* A domain ending again within RESTART_QUICK of its start, too often. */
+static bool supervise_too_fast(struct xdom *d)
+{
+	if (xend_now() - d->start_time >= RESTART_QUICK) {
+		d->restarts = 0;
+		return false;
+	}
+	if (++d->restarts <= RESTART_MAX)
+		return false;
+	log_errx("supervise: domain '%s' restarted %d times within %.0f s "
+		 "each; not restarting, preserved as crashed",
+		 d->name, RESTART_MAX, RESTART_QUICK);
+	d->state = XD_CRASHED;
+	(void)record_write(d);
+	return true;
+}
+
 static void supervise_restart(struct xdom *d)
 {
-	char err[512];
+	char err[512] = "no domain id";
 	int id;
 
-	if (xend_now() - d->start_time < RESTART_QUICK) {
-		if (++d->restarts > RESTART_MAX) {
-			log_errx("supervise: domain '%s' restarted %d times "
-				 "within %.0f s each; not restarting, "
-				 "preserved as crashed",
-				 d->name, RESTART_MAX, RESTART_QUICK);
-			d->state = XD_CRASHED;
-			(void)record_write(d);
-			return;
-		}
-	} else {
-		d->restarts = 0;
-	}
 	id = xdom_alloc_domid();
-	if (id < 0) {
-		log_errx("supervise: no domain id to restart '%s'", d->name);
-		supervise_forget(d);
-		return;
-	}
 	d->domid = id;
 	d->state = XD_STARTING;
-	if (xdom_start(d, false, NULL, err, sizeof(err)) < 0 ||
-	    supervise_watch(d) < 0) {
+	if (id < 0 || xdom_start(d, false, NULL, err, sizeof(err)) < 0) {
+		/* Kept, as crashed, for the administrator to look at. */
 		log_errx("supervise: restarting '%s': %s", d->name, err);
-		supervise_unwatch(d);
-		supervise_forget(d);
+		d->state = XD_CRASHED;
+		(void)record_write(d);
 		return;
 	}
-	(void)record_write(d);
+	if (supervise_watch(d) < 0 || record_write(d) < 0) {
+		log_errx("supervise: restarted '%s' but cannot watch or "
+			 "record it: ended", d->name);
+		xdom_kill_sync(d);
+		d->state = XD_CRASHED;
+		(void)record_write(d);
+		return;
+	}
 	log_info("supervise: '%s' restarted as domain %d", d->name, d->domid);
 }
 
-/* rename-restart: the old one stays, preserved, as NAME-ID. */
+/* rename-restart: the old one stays, preserved, as NAME-ID (unique). */
 static void supervise_keep_old(struct xdom *d, bool crashed)
 {
-	struct xdom *old = xdom_new();
+	struct xdom *old;
 	char err[256];
+	unsigned int n;
 
+	if (xend.nr_domains >= XEND_MAX_DOMAINS) {
+		log_warnx("supervise: not keeping the old '%s': xend holds "
+			  "%d domains", d->name, XEND_MAX_DOMAINS);
+		return;
+	}
+	old = xdom_new();
 	if (!old || xdom_set_config(old, d->config, d->config_path, d->cwd,
-				    err, sizeof(err), NULL) < 0) {
+				    err, sizeof(err), NULL) < 0 ||
+	    uuid_random(old->uuid) < 0) {
 		xdom_free(old);
 		return;
 	}
 	snprintf(old->name, sizeof(old->name), "%.40s-%d", d->name, d->domid);
-	if (uuid_random(old->uuid) < 0) {
-		xdom_free(old);
-		return;
-	}
+	for (n = 2; xdom_by_name(old->name) && n < 1000; n++)
+		snprintf(old->name, sizeof(old->name), "%.40s-%d-%u", d->name,
+			 d->domid, n);
 	old->domid = d->domid;
 	old->start_time = d->start_time;
 	old->state = crashed ? XD_CRASHED : XD_SHUTDOWN;
@@ -198,11 +211,15 @@ void supervise_exit(struct xdom *d, const char *reason)
 		(void)record_write(d);
 		break;
 	case DOMCFG_RENAME_RESTART:
-		supervise_keep_old(d, crashed);
-		/* fall through */
 	case DOMCFG_RESTART:
 	case DOMCFG_COREDUMP_RESTART:
 	case DOMCFG_SOFT_RESET:
+		/* Throttled first: a throttled domain is kept itself, so the
+		 * old copy would be a second entry with the same id. */
+		if (supervise_too_fast(d))
+			break;
+		if (act == DOMCFG_RENAME_RESTART)
+			supervise_keep_old(d, crashed);
 		supervise_restart(d);
 		break;
 	}
@@ -243,7 +260,12 @@ static void supervise_pidfd(int fd)
 
 	pthread_mutex_lock(&xend.lock);
 	d = xdom_by_pidfd(fd);
-	if (!d || poll(&p, 1, 0) != 1)
+	if (!d) {
+		/* No domain owns it (any more): never report it again. */
+		(void)epoll_ctl(xend.epoll_fd, EPOLL_CTL_DEL, fd, NULL);
+		goto out;
+	}
+	if (poll(&p, 1, 0) != 1)
 		goto out;
 	if (d->child) {
 		memset(&info, 0, sizeof(info));
@@ -258,11 +280,13 @@ out:
 
 static void supervise_tick(void)
 {
-	struct xdom *d;
+	struct xdom *d, *next;
 	double now = xend_now();
 
 	pthread_mutex_lock(&xend.lock);
-	list_for_each_entry(d, &xend.domains, link) {
+	for (d = list_entry(xend.domains.next, struct xdom, link);
+	     &d->link != &xend.domains; d = next) {
+		next = list_entry(d->link.next, struct xdom, link);
 		if (d->shutdown_deadline && now >= d->shutdown_deadline &&
 		    (d->state == XD_RUNNING || d->state == XD_PAUSED)) {
 			log_info("supervise: domain %d '%s' did not shut down "
@@ -298,11 +322,12 @@ void supervise_adopt_all(void)
 		if (d->state == XD_INACTIVE || d->state == XD_SHUTDOWN ||
 		    d->state == XD_CRASHED)
 			continue;
-		alive = d->pid > 0 && d->pid_start &&
+		/* The pidfd first: then the pid cannot be reused under us
+		 * between the check and the watch. */
+		d->pidfd = d->pid > 0 ? pidfd_open(d->pid, 0) : -1;
+		alive = d->pidfd >= 0 && d->pid_start &&
 			xdom_pid_start(d->pid) == d->pid_start;
-		if (alive)
-			d->pidfd = pidfd_open(d->pid, 0);
-		if (alive && d->pidfd >= 0 && supervise_watch(d) == 0) {
+		if (alive && supervise_watch(d) == 0) {
 			d->child = false;
 			log_info("supervise: adopted domain %d '%s' (pid %d)",
 				 d->domid, d->name, d->pid);

@@ -105,6 +105,8 @@ int xdom_start(struct xdom *d, bool paused, const char *restore, char *err,
 	       size_t errlen)
 	__attribute__((warn_unused_result));
 int xdom_signal(struct xdom *d, int sig);
+void xdom_kill_sync(struct xdom *d);
+void spawn_reset_signals(void);
 /* Removes what a domain leaves behind (XenStore, sockets, files). */
 void xdom_cleanup(struct xdom *d);
 

@@ -452,6 +452,12 @@ static bool xm_wait_one(struct xm_ctx *x, struct xm_target *t, bool reboot)
 		return true;
 	}
 	gone = rc == -ENOENT || jval_null(d, "domid");
+	/* Preserved after its shutdown (on_poweroff = "preserve"): done. */
+	if (!gone && !reboot) {
+		const char *st = jval_str(d, "state", "");
+
+		gone = strchr(st, 's') || strchr(st, 'c');
+	}
 	if (!gone)
 		renewed = jval_int(d, "domid", -1) != t->domid ||
 			  jval_num(d, "start_time", 0) != t->start_time;

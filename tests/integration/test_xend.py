@@ -448,3 +448,50 @@ def test_tap_devices_go_with_the_domain(host, bridge, how):
         wait_for(lambda: gone(host, "tap"), what="on_crash destroy")
     wait_for(lambda: not link_exists(tap), what="tap removed")
     assert not traces(host, d), traces(host, d)
+
+
+def test_a_long_config_is_recorded_and_readopted(host):
+    # XenStore values stop at 4 KiB; the record keeps the text in pieces.
+    cfg = guest_config("long") + "".join("# padding line %d %s\n" %
+                                         (i, "x" * 60) for i in range(200))
+    assert len(cfg) > 12000
+    d = host.create(cfg)
+    host.kill(signal.SIGKILL)
+    host.start()
+    got = host.api("GET", "/v1/domains/long")
+    assert got["domid"] == d["domid"] and got["config"] == cfg
+
+
+def test_reserved_names_and_maxmem_above_memory_are_refused(host):
+    for name in ("Domain-0", "..", "."):
+        with pytest.raises(ApiError) as e:
+            host.create(guest_config(name))
+        assert e.value.code == "bad-config", name
+    with pytest.raises(ApiError) as e:
+        host.create(guest_config("mm", memory=16, extra_lines="maxmem = 32\n"))
+    assert e.value.code == "bad-config" and "maxmem" in e.value.error
+    d = host.create(guest_config("nm"))
+    for bad in ({"name": ".."}, {"name": "Domain-0"}):
+        with pytest.raises(ApiError):
+            host.action("nm", "rename", bad)
+    for body in ({"mib": 8.5}, {"mib": "8"}, {"mib": -1}):
+        with pytest.raises(ApiError) as e:
+            host.action("nm", "mem-set", body)
+        assert e.value.status == 400
+    assert set(host.domains()) == {"Domain-0", "nm"}
+    assert d["domid"] == host.domains()["nm"]["domid"]
+
+
+def test_restore_refuses_what_is_not_a_saved_domain(host, tmp_path):
+    junk = tmp_path / "junk"
+    junk.write_bytes(b"not a domain at all" * 10)
+    cut = tmp_path / "cut"
+    cut.write_bytes(b"XENIA-MIGRATE\0\0\0" + b"\1\0\0\0" + b"\0" * 12)
+    for f, needle in ((junk, "not a saved domain"), (cut, "config")):
+        with pytest.raises(ApiError) as e:
+            host.api("POST", "/v1/restore", {"path": str(f)})
+        assert e.value.code == "bad-stream" and needle in e.value.error
+    with pytest.raises(ApiError) as e:
+        host.api("POST", "/v1/restore", {"path": str(tmp_path / "none")})
+    assert e.value.status == 400
+    assert set(host.domains()) == {"Domain-0"}
