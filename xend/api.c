@@ -559,7 +559,7 @@ static void act_shutdown_reason(struct xdom *d, json_object *body,
 		return;
 	}
 	if (timeout > 0)
-		d->shutdown_deadline = xend_now() + timeout;
+		d->shutdown_deadline = xend_mono() + timeout;
 	log_info("api: asked domain %d to %s", d->domid, reason);
 }
 

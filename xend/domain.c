@@ -145,8 +145,10 @@ static int xdom_resolve(char *path, size_t len, const char *cwd)
 {
 	char tmp[DOMCFG_PATH_MAX];
 
-	if (!path[0] || path[0] == '/' || !cwd)
+	if (!path[0] || path[0] == '/')
 		return 0;
+	if (!cwd)
+		return -EINVAL;
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s/%s", cwd, path) >=
 	    sizeof(tmp) || strlen(tmp) >= len)
 		return -ENAMETOOLONG;
@@ -207,7 +209,10 @@ int xdom_set_config(struct xdom *d, const char *text, const char *path,
 		rc = xdom_resolve(c->disks[i].path, sizeof(c->disks[i].path),
 				  cwd);
 	if (rc < 0) {
-		snprintf(err, errlen, "%s: a path is too long", p);
+		snprintf(err, errlen, rc == -EINVAL
+			 ? "%s: a relative kernel, ramdisk or disk path needs "
+			   "the client's working directory (\"cwd\")"
+			 : "%s: a path is too long", p);
 		goto out;
 	}
 	if (!c->uuid[0] && uuid_random(c->uuid) < 0) {

@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,24 @@ struct http_req {
 	bool allowed;
 };
 
+/* Is the caller in --socket-group, as its primary group or another? */
+static bool http_in_group(uid_t uid, gid_t gid)
+{
+	gid_t groups[256];
+	int n = 256, i;
+	struct passwd *pw;
+
+	if (gid == http_gid)
+		return true;
+	pw = getpwuid(uid);
+	if (!pw || getgrouplist(pw->pw_name, gid, groups, &n) < 0)
+		return false;
+	for (i = 0; i < n; i++)
+		if (groups[i] == http_gid)
+			return true;
+	return false;
+}
+
 static bool http_peer_allowed(struct MHD_Connection *c)
 {
 	const union MHD_ConnectionInfo *ci =
@@ -52,7 +71,7 @@ static bool http_peer_allowed(struct MHD_Connection *c)
 		return false;
 	if (cr.uid == 0 || cr.uid == geteuid())
 		return true;
-	return http_gid != (gid_t)-1 && cr.gid == http_gid;
+	return http_gid != (gid_t)-1 && http_in_group(cr.uid, cr.gid);
 }
 
 static enum MHD_Result http_send(struct MHD_Connection *c,
@@ -124,7 +143,8 @@ static enum MHD_Result http_handle(void *cls, struct MHD_Connection *c,
 	}
 	if (!q->allowed) {
 		api_error(&r, 403, "forbidden",
-			  "only root or xend's own user may use xend");
+			  "only root, xend's own user or members of its "
+			  "--socket-group may use xend");
 		return http_send(c, &r);
 	}
 	if (q->too_large) {

@@ -52,6 +52,14 @@ int xend_path(char *buf, size_t len, const char *fmt, ...)
 	return n < 0 || (size_t)n >= len - off ? -ENAMETOOLONG : 0;
 }
 
+double xend_mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 double xend_now(void)
 {
 	struct timespec ts;

@@ -104,7 +104,8 @@ int record_write(struct xdom *d)
 		if (errno != EAGAIN)
 			break;
 	}
-	log_err("record: writing " XEND_RECORDS "/%s", d->uuid);
+	log_errx("record: cannot write " XEND_RECORDS "/%s (xenstored "
+		 "refused or is gone)", d->uuid);
 	return -EIO;
 }
 

@@ -320,6 +320,7 @@ int xdom_start(struct xdom *d, bool paused, const char *restore, char *err,
 		goto out;
 	}
 	d->start_time = xend_now();
+	d->start_mono = xend_mono();
 	d->state = paused ? XD_PAUSED : XD_RUNNING;
 	log_info("spawn: domain %d '%s' up, vmm pid %d", d->domid, d->name,
 		 pid);

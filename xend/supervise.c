@@ -101,7 +101,7 @@ static char *supervise_status(int domid)
 /* A domain ending again within RESTART_QUICK of its start, too often. */
 static bool supervise_too_fast(struct xdom *d)
 {
-	if (xend_now() - d->start_time >= RESTART_QUICK) {
+	if (xend_mono() - d->start_mono >= RESTART_QUICK) {
 		d->restarts = 0;
 		return false;
 	}
@@ -244,7 +244,7 @@ int xdom_destroy_begin(struct xdom *d)
 	}
 	if (d->state != XD_DYING) {
 		d->state = XD_DYING;
-		d->dying_since = xend_now();
+		d->dying_since = xend_mono();
 		(void)record_write(d);
 	}
 	return xdom_signal(d, SIGTERM);
@@ -281,7 +281,7 @@ out:
 static void supervise_tick(void)
 {
 	struct xdom *d, *next;
-	double now = xend_now();
+	double now = xend_mono();
 
 	pthread_mutex_lock(&xend.lock);
 	for (d = list_entry(xend.domains.next, struct xdom, link);
@@ -334,7 +334,7 @@ void supervise_adopt_all(void)
 			if (d->state == XD_STARTING || d->state == XD_DYING) {
 				/* Half created or half destroyed: finish. */
 				d->state = XD_DYING;
-				d->dying_since = xend_now();
+				d->dying_since = xend_mono();
 				(void)xdom_signal(d, SIGTERM);
 			}
 			continue;

@@ -22,7 +22,7 @@
 static int vmmctl_poll(int fd, short events, double deadline)
 {
 	struct pollfd p = {.fd = fd, .events = events};
-	int ms = (int)((deadline - xend_now()) * 1000);
+	int ms = (int)((deadline - xend_mono()) * 1000);
 	int rc;
 
 	if (ms <= 0)
@@ -37,7 +37,7 @@ json_object *vmmctl_call(int domid, json_object *req, int timeout_ms,
 			 char *err, size_t errlen)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	double deadline = xend_now() + timeout_ms / 1000.0;
+	double deadline = xend_mono() + timeout_ms / 1000.0;
 	static __thread char buf[VMMCTL_LINE_MAX];
 	const char *line = json_object_to_json_string_ext(
 		req, JSON_C_TO_STRING_PLAIN);
@@ -176,7 +176,7 @@ static bool vmmctl_read(struct vmmctl_conn *c, json_object **reply)
 void vmmctl_call_many(const int *domids, unsigned int n, json_object *req,
 		      int timeout_ms, json_object **replies)
 {
-	double deadline = xend_now() + timeout_ms / 1000.0;
+	double deadline = xend_mono() + timeout_ms / 1000.0;
 	const char *text = json_object_to_json_string_ext(
 		req, JSON_C_TO_STRING_PLAIN);
 	struct vmmctl_conn *c = calloc(n, sizeof(*c));
@@ -195,7 +195,7 @@ void vmmctl_call_many(const int *domids, unsigned int n, json_object *req,
 			pending++;
 	}
 	while (pending) {
-		ms = (int)((deadline - xend_now()) * 1000);
+		ms = (int)((deadline - xend_mono()) * 1000);
 		if (ms <= 0)
 			break;
 		for (i = 0; i < n; i++)

@@ -58,10 +58,11 @@ struct xdom {
 	int pidfd;
 	bool child;	/* ours to wait for (not adopted) */
 
-	double start_time;
+	double start_time; /* wall clock */
+	double start_mono;
 	uint64_t maxmem_kib;
 	unsigned int restarts;	    /* quick restarts in a row */
-	double shutdown_deadline; /* destroy if still up then; 0: none */
+	double shutdown_deadline; /* xend_mono(): destroy if still up; 0 none */
 	double dying_since;	  /* SIGTERM sent; SIGKILL after a grace */
 };
 
@@ -85,7 +86,8 @@ extern struct xend xend;
 /* Paths under the run directory; rundir_path() returns a static-sized buf. */
 int xend_path(char *buf, size_t len, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-double xend_now(void);
+double xend_now(void);  /* wall clock: what is shown */
+double xend_mono(void); /* CLOCK_MONOTONIC: deadlines and intervals */
 
 /* domain.c: the table.  All under xend.lock. */
 struct xdom *xdom_find(const char *name_or_id);
