@@ -211,6 +211,25 @@ out:
 	return d;
 }
 
+/*
+ * After xenstored came back: every domain's record written again, and
+ * records of domains xend no longer has (destroyed meanwhile) removed.
+ */
+void record_resync(void)
+{
+	unsigned int i, n;
+	char **ids = store_dir(&n, XEND_RECORDS);
+	struct xdom *d;
+
+	for (i = 0; ids && i < n; i++)
+		if (!xdom_by_uuid(ids[i]))
+			store_rm(XEND_RECORDS "/%s", ids[i]);
+	free(ids);
+	list_for_each_entry(d, &xend.domains, link)
+		if (d->state != XD_INACTIVE)
+			(void)record_write(d);
+}
+
 /* Every record, into the table (before the API opens: no lock needed). */
 int record_load_all(void)
 {

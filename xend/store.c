@@ -146,6 +146,8 @@ static bool store_answers(const char *sock)
  * Starts xenstored in the run directory, in its own session so it
  * outlives us (it holds the truth a restarted xend reads back).
  */
+static pid_t store_pid = -1; /* the xenstored we started, to reap */
+
 static int store_spawn(const char *sock)
 {
 	char logpath[STORE_PATH_MAX];
@@ -178,6 +180,7 @@ static int store_spawn(const char *sock)
 		_exit(127);
 	}
 	close(fd);
+	store_pid = pid;
 	/* Wait for its socket, or for it to fail. */
 	for (i = 0; i < 500; i++) {
 		int st;
@@ -193,6 +196,48 @@ static int store_spawn(const char *sock)
 	}
 	log_errx("store: xenstored did not open %s", sock);
 	return -ETIMEDOUT;
+}
+
+/*
+ * Once a tick: is xenstored still there?  If it died (xend's own child is
+ * reaped here), start it again, reconnect, and say so: the caller writes
+ * every record again, since changes made while it was gone are lost.
+ * 1 when reconnected, 0 when all was well, -errno when it stays gone.
+ */
+int store_check(void)
+{
+	char sock[STORE_PATH_MAX];
+	unsigned int len;
+	void *v;
+	int rc;
+
+	if (store_pid > 0 && waitpid(store_pid, NULL, WNOHANG) == store_pid) {
+		log_warnx("store: xenstored (pid %d) exited", store_pid);
+		store_pid = -1;
+	}
+	v = xs_read(xend.xs, XBT_NULL, "/local/domain/0/name", &len);
+	if (v) {
+		free(v);
+		return 0;
+	}
+	if (xend_path(sock, sizeof(sock), "xenstored/socket") < 0)
+		return -ENAMETOOLONG;
+	log_warnx("store: lost xenstored; starting or reconnecting");
+	if (!store_answers(sock)) {
+		rc = store_spawn(sock);
+		if (rc < 0)
+			return rc;
+	}
+	xs_close(xend.xs);
+	xend.xs = xs_open(0);
+	if (!xend.xs) {
+		log_err("store: reconnecting to %s", sock);
+		return -EIO;
+	}
+	if (store_write("Domain-0", "/local/domain/0/name") < 0 ||
+	    store_write("0", "/local/domain/0/domid") < 0)
+		return -EIO;
+	return 1;
 }
 
 int store_connect(void)

@@ -284,6 +284,8 @@ static void supervise_tick(void)
 	double now = xend_mono();
 
 	pthread_mutex_lock(&xend.lock);
+	if (store_check() > 0)
+		record_resync();
 	for (d = list_entry(xend.domains.next, struct xdom, link);
 	     &d->link != &xend.domains; d = next) {
 		next = list_entry(d->link.next, struct xdom, link);
@@ -316,6 +318,8 @@ void supervise_adopt_all(void)
 	bool alive;
 
 	pthread_mutex_lock(&xend.lock);
+	if (store_check() > 0)
+		record_resync();
 	for (d = list_entry(xend.domains.next, struct xdom, link);
 	     &d->link != &xend.domains; d = next) {
 		next = list_entry(d->link.next, struct xdom, link);

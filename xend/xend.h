@@ -125,6 +125,7 @@ void supervise_adopt_all(void);
 /* record.c: /xend/domains/<uuid> in XenStore. */
 int record_write(struct xdom *d);
 void record_remove(struct xdom *d);
+void record_resync(void);
 int record_load_all(void);
 
 /* managed.c: configs of managed domains in the state directory. */
@@ -134,6 +135,7 @@ int managed_load_all(void);
 
 /* store.c: XenStore helpers (Xen's libxenstore). */
 int store_connect(void);
+int store_check(void);
 char *store_read(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int store_write(const char *value, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

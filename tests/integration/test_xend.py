@@ -495,3 +495,23 @@ def test_restore_refuses_what_is_not_a_saved_domain(host, tmp_path):
         host.api("POST", "/v1/restore", {"path": str(tmp_path / "none")})
     assert e.value.status == 400
     assert set(host.domains()) == {"Domain-0"}
+
+
+def test_xenstored_killed_under_xend_is_restarted_and_records_rewritten(host):
+    a = host.create(guest_config("xa"))
+    host.create(guest_config("xb"))
+    old = host.xenstored_pid()
+    os.kill(old, signal.SIGKILL)
+    wait_for(lambda: host.xenstored_pid() not in (None, old) and
+             host.xs_exists("/xend/domains/%s" % a["uuid"]),
+             what="xenstored restarted and records rewritten")
+    host.action("xb", "destroy")
+    assert not host.xs_exists("/xend/domains/%s" %
+                              host.domains().get("xb", {}).get("uuid", "x"))
+    assert set(host.domains()) == {"Domain-0", "xa"}
+    c = host.create(guest_config("xc"))
+    wait_console(host, c["domid"], "idle: up")
+    # A restarted xend still finds the domains from the rewritten records.
+    host.kill(signal.SIGKILL)
+    host.start()
+    assert set(host.domains()) == {"Domain-0", "xa", "xc"}
