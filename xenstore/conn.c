@@ -42,16 +42,22 @@ struct xs_conn *xs_conn_new(struct xs_store *s, uint32_t domid,
 	return c;
 }
 
-void xs_conn_reset(struct xs_conn *c)
+static void conn_drop_txns(struct xs_conn *c)
 {
 	struct xs_txn *t, *tmp;
 
-	watch_remove_all(c);
 	list_for_each_entry_safe(t, tmp, &c->txns, conn_link) {
 		list_del(&t->conn_link);
 		txn_free(t);
 	}
 	c->ntxns = 0;
+}
+
+void xs_conn_reset(struct xs_conn *c)
+{
+	/* Asked for by the guest: the journal forgets the watches too. */
+	watch_forget_all(c);
+	conn_drop_txns(c);
 }
 
 void xs_conn_free(struct xs_conn *c)
@@ -60,7 +66,10 @@ void xs_conn_free(struct xs_conn *c)
 
 	if (!c)
 		return;
-	xs_conn_reset(c);
+	/* Not watch_forget_all(): a ring's watches stay in the journal,
+	 * for the ring that replaces this one after a restart of ours. */
+	watch_remove_all(c);
+	conn_drop_txns(c);
 	d = domain_get(c->store, c->domid);
 	if (d && d->conn == c)
 		d->conn = NULL;

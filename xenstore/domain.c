@@ -31,6 +31,7 @@ struct xs_domain *domain_get_or_create(struct xs_store *s, uint32_t domid)
 		return NULL;
 	d->domid = domid;
 	d->target = DOMID_INVALID;
+	list_init(&d->watches);
 	s->domains[domid] = d;
 	return d;
 }
@@ -47,6 +48,7 @@ void domain_maybe_free(struct xs_store *s, struct xs_domain *d)
 	if (d->introduced || d->registered || d->nnodes || d->conn)
 		return;
 	s->domains[d->domid] = NULL;
+	watch_kept_clear(d);
 	free(d);
 }
 
@@ -155,8 +157,10 @@ static void domain_gone(struct xs_store *s, struct xs_domain *d)
 	uint32_t domid = d->domid;
 
 	domain_detach(s, d);
+	watch_kept_clear(d);
 	d->introduced = false;
 	d->target = DOMID_INVALID;
+	/* Replayed, this record drops the watches of its ring as well. */
 	journal_domain(s, d);
 	domain_remove_orphans(s, domid);
 	watch_fire_special(s, "@releaseDomain", domid);
@@ -177,10 +181,14 @@ int xs_domain_register(struct xs_store *s, uint32_t domid)
 	if (!d->introduced)
 		d->born_gen = ++s->gen;
 	d->registered = true;
-	/* Introduced before a restart of ours: serve its ring again. */
-	if (d->introduced && s->hooks.attach)
+	/* Introduced before a restart of ours: serve its ring again, with
+	 * the watches its guest had set. */
+	if (d->introduced && s->hooks.attach) {
 		d->conn = s->hooks.attach(s->hooks.opaque, domid, d->mfn,
 					  d->port);
+		if (d->conn)
+			watch_restore(s, d);
+	}
 	return 0;
 }
 
@@ -219,6 +227,7 @@ int domain_introduce(struct xs_store *s, uint32_t domid, uint64_t mfn,
 		domain_detach(s, d);
 		c = s->hooks.attach(s->hooks.opaque, domid, mfn, port);
 		if (!c) {
+			watch_kept_clear(d);
 			d->introduced = false;
 			journal_domain(s, d);
 			return -EINVAL;
@@ -230,12 +239,16 @@ int domain_introduce(struct xs_store *s, uint32_t domid, uint64_t mfn,
 		d->mfn = mfn;
 		d->port = port;
 		journal_domain(s, d);
+		if (c)
+			watch_restore(s, d);
 		watch_fire_special(s, "@introduceDomain", domid);
 		return 0;
 	}
 	d->mfn = mfn;
 	d->port = port;
 	journal_domain(s, d);
+	if (c)
+		watch_restore(s, d);
 	return 0;
 }
 

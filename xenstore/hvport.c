@@ -57,6 +57,7 @@ static struct xs_conn *hv_attach(void *opaque, uint32_t domid, uint64_t gfn,
 {
 	struct hv_client *hc = domid < XS_DOMID_LIMIT ? hv_domains[domid]
 						      : NULL;
+	uint64_t one = 1;
 	struct stat st;
 	void *page;
 
@@ -87,8 +88,14 @@ static struct xs_conn *hv_attach(void *opaque, uint32_t domid, uint64_t gfn,
 		return NULL;
 	}
 	hc->page = page;
-	/* Requests may already be waiting in the ring. */
-	xs_ring_kick(hc->ring);
+	/*
+	 * Requests may already be waiting in the ring.  They are read from
+	 * the loop, not here: the store has yet to make this connection its
+	 * domain's and give it the watches it kept, which a request (an
+	 * UNWATCH, a RESET_WATCHES) may change.
+	 */
+	if (write(hc->kick_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_warn("hvport: domain %u: cannot kick its ring", domid);
 	return xs_ring_conn(hc->ring);
 }
 

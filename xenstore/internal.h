@@ -68,10 +68,13 @@ struct xs_domain {
 	uint64_t born_gen; /* store generation when we first knew it */
 	uint32_t nnodes;   /* nodes it owns (quota) */
 	struct xs_conn *conn; /* its ring connection, once attached */
+	/* Its ring's watches while no ring is attached (read back from the
+	 * journal after a restart of ours); the ring gets them back. */
+	struct list_head watches;
 };
 
 struct xs_watch {
-	struct list_head conn_link; /* on conn->watches */
+	struct list_head conn_link; /* on conn->watches or domain->watches */
 	char *path;		    /* absolute, or "@special" */
 	char *token;
 	uint32_t relative_off; /* strip this many bytes from event paths */
@@ -228,6 +231,19 @@ int watch_add(struct xs_conn *c, const char *path, const char *token,
 int watch_remove(struct xs_conn *c, const char *path, const char *token)
 	__attribute__((warn_unused_result));
 void watch_remove_all(struct xs_conn *c);
+/* The guest dropped all its watches (RESET_WATCHES, a ring reconnect). */
+void watch_forget_all(struct xs_conn *c);
+/*
+ * A domain's ring is attached (d->conn): it takes over the watches kept in
+ * d->watches, each firing once, as a new watch does.
+ */
+void watch_restore(struct xs_store *s, struct xs_domain *d);
+/* The watches kept for a domain without a ring, as the journal has them. */
+int watch_kept_add(struct xs_domain *d, const char *path, const char *token,
+		   uint32_t relative_off) __attribute__((warn_unused_result));
+void watch_kept_remove(struct xs_domain *d, const char *path,
+		       const char *token);
+void watch_kept_clear(struct xs_domain *d);
 /*
  * Fire watches for a change of `path`: watches on it or above it, or with
  * `exact` only watches on exactly it.  A watcher sees the event if it may
@@ -280,6 +296,12 @@ int journal_reserve(struct xs_store *s) __attribute__((warn_unused_result));
 void journal_node_put(struct xs_store *s, const struct xs_node *n);
 void journal_node_delete(struct xs_store *s, const char *path);
 void journal_domain(struct xs_store *s, const struct xs_domain *d);
+/* Changes of the watches of domid's ring, which outlive a restart. */
+void journal_watch_add(struct xs_store *s, uint32_t domid,
+		       const struct xs_watch *w);
+void journal_watch_remove(struct xs_store *s, uint32_t domid,
+			  const struct xs_watch *w);
+void journal_watch_clear(struct xs_store *s, uint32_t domid);
 /* Compact when the log has grown; call between requests. */
 void journal_maybe_compact(struct xs_store *s);
 void journal_close(struct xs_store *s);

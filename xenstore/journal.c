@@ -23,6 +23,10 @@
  *
  * When the log outgrows the snapshot, a new snapshot is written and the log
  * starts again (journal_maybe_compact).
+ *
+ * The watches of domains' rings are kept too (watch.c says why): one
+ * record per added or removed watch, or for all of them dropped, and in a
+ * snapshot the watches of each introduced domain after its domain record.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -70,6 +74,13 @@ struct j_domain {
 	uint32_t port;
 	uint32_t target;
 	uint64_t born_gen;
+};
+
+struct j_watch {
+	uint32_t domid;
+	uint32_t op; /* enum journal_watch_op */
+	uint32_t relative_off;
+	uint32_t pathlen, tokenlen; /* the path and token follow, no NULs */
 };
 
 struct xs_journal {
@@ -153,6 +164,30 @@ static void domain_rec(const struct xs_domain *d, struct j_domain *jd)
 	jd->born_gen = d->born_gen;
 }
 
+static unsigned int watch_iov(uint32_t domid, uint32_t op,
+			      const struct xs_watch *w, struct j_watch *jw,
+			      struct iov *v)
+{
+	memset(jw, 0, sizeof(*jw));
+	jw->domid = domid;
+	jw->op = op;
+	if (w) {
+		jw->relative_off = w->relative_off;
+		jw->pathlen = (uint32_t)strlen(w->path);
+		jw->tokenlen = (uint32_t)strlen(w->token);
+	}
+	v[0] = (struct iov){jw, sizeof(*jw)};
+	v[1] = (struct iov){w ? w->path : NULL, jw->pathlen};
+	v[2] = (struct iov){w ? w->token : NULL, jw->tokenlen};
+	return 3;
+}
+
+/* The watches of d's ring: its connection's, or those kept for it. */
+static struct list_head *domain_watches(struct xs_domain *d)
+{
+	return d->conn ? &d->conn->watches : &d->watches;
+}
+
 /* --- decoding (replay) ------------------------------------------------- */
 
 static int replay_node(struct xs_store *s, const uint8_t *p, uint32_t len)
@@ -233,6 +268,8 @@ static int replay_domain(struct xs_store *s, const uint8_t *p, uint32_t len)
 	if (!d)
 		return -ENOMEM;
 	d->introduced = jd.introduced != 0;
+	if (!d->introduced)
+		watch_kept_clear(d); /* the domain went, its ring with it */
 	d->mfn = jd.mfn;
 	d->port = jd.port;
 	d->target = jd.target;
@@ -241,6 +278,52 @@ static int replay_domain(struct xs_store *s, const uint8_t *p, uint32_t len)
 		s->gen = d->born_gen;
 	domain_maybe_free(s, d);
 	return 0;
+}
+
+static int replay_watch(struct xs_store *s, const uint8_t *p, uint32_t len)
+{
+	char *path = NULL, *token = NULL;
+	const char *q = (const char *)p + sizeof(struct j_watch);
+	struct j_watch jw;
+	struct xs_domain *d;
+	int rc = 0;
+
+	if (len < sizeof(jw))
+		return -EINVAL;
+	memcpy(&jw, p, sizeof(jw));
+	if ((uint64_t)sizeof(jw) + jw.pathlen + jw.tokenlen != len ||
+	    jw.domid == 0 || jw.domid >= XS_DOMID_LIMIT)
+		return -EINVAL;
+	if (jw.op == J_WATCH_CLEAR) {
+		if (jw.pathlen || jw.tokenlen)
+			return -EINVAL;
+	} else if (jw.op != J_WATCH_ADD && jw.op != J_WATCH_REMOVE) {
+		return -EINVAL;
+	} else if (!jw.pathlen || jw.pathlen > XENSTORE_ABS_PATH_MAX + 64 ||
+		   jw.relative_off >= jw.pathlen ||
+		   jw.tokenlen > XENSTORE_PAYLOAD_MAX ||
+		   memchr(q, '\0', jw.pathlen + jw.tokenlen)) {
+		return -EINVAL;
+	}
+	d = domain_get(s, jw.domid);
+	/* Changes made before the domain went: nothing to keep. */
+	if (!d || !d->introduced)
+		return 0;
+	if (jw.op == J_WATCH_CLEAR) {
+		watch_kept_clear(d);
+		return 0;
+	}
+	path = strndup(q, jw.pathlen);
+	token = strndup(q + jw.pathlen, jw.tokenlen);
+	if (!path || !token)
+		rc = -ENOMEM;
+	else if (jw.op == J_WATCH_ADD)
+		rc = watch_kept_add(d, path, token, jw.relative_off);
+	else
+		watch_kept_remove(d, path, token);
+	free(path);
+	free(token);
+	return rc;
 }
 
 static int replay_gen(struct xs_store *s, const uint8_t *p, uint32_t len)
@@ -313,6 +396,9 @@ static int replay(struct xs_store *s, const uint8_t *buf, size_t len,
 			break;
 		case J_REC_GEN:
 			err = replay_gen(s, p, h.len);
+			break;
+		case J_REC_WATCH:
+			err = replay_watch(s, p, h.len);
 			break;
 		case J_REC_END:
 			if (h.len != sizeof(*count))
@@ -455,13 +541,20 @@ static int snapshot_write(struct xs_store *s, struct xs_journal *j,
 	snap_append(&sc, J_REC_GEN, &v, 1);
 	xs_table_foreach(&s->nodes, snap_node, &sc);
 	for (i = 1; i < XS_DOMID_LIMIT; i++) {
+		struct xs_domain *d = s->domains[i];
+		struct xs_watch *w;
 		struct j_domain jd;
+		struct j_watch jw;
+		struct iov wv[3];
 
-		if (!s->domains[i] || !s->domains[i]->introduced)
+		if (!d || !d->introduced)
 			continue;
-		domain_rec(s->domains[i], &jd);
+		domain_rec(d, &jd);
 		v = (struct iov){&jd, sizeof(jd)};
 		snap_append(&sc, J_REC_DOMAIN, &v, 1);
+		list_for_each_entry(w, domain_watches(d), conn_link)
+			snap_append(&sc, J_REC_WATCH, wv,
+				    watch_iov(i, J_WATCH_ADD, w, &jw, wv));
 	}
 	v = (struct iov){&count, sizeof(count)};
 	snap_append(&sc, J_REC_END, &v, 1);
@@ -660,6 +753,32 @@ void journal_domain(struct xs_store *s, const struct xs_domain *d)
 
 	domain_rec(d, &jd);
 	journal_append(s, J_REC_DOMAIN, &v, 1);
+}
+
+static void journal_watch(struct xs_store *s, uint32_t domid, uint32_t op,
+			  const struct xs_watch *w)
+{
+	struct j_watch jw;
+	struct iov v[3];
+
+	journal_append(s, J_REC_WATCH, v, watch_iov(domid, op, w, &jw, v));
+}
+
+void journal_watch_add(struct xs_store *s, uint32_t domid,
+		       const struct xs_watch *w)
+{
+	journal_watch(s, domid, J_WATCH_ADD, w);
+}
+
+void journal_watch_remove(struct xs_store *s, uint32_t domid,
+			  const struct xs_watch *w)
+{
+	journal_watch(s, domid, J_WATCH_REMOVE, w);
+}
+
+void journal_watch_clear(struct xs_store *s, uint32_t domid)
+{
+	journal_watch(s, domid, J_WATCH_CLEAR, NULL);
 }
 
 int journal_reserve(struct xs_store *s)

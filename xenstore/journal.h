@@ -14,6 +14,14 @@ enum journal_rec_type {
 	J_REC_GEN = 4,	  /* the store generation */
 	J_REC_END = 5,	  /* end of a snapshot, with the node count */
 	J_REC_COMMIT = 6, /* end of a batch in the log: apply up to here */
+	J_REC_WATCH = 7,  /* a change of a domain's ring watches */
+};
+
+/* What a J_REC_WATCH record does to the domain's list of watches. */
+enum journal_watch_op {
+	J_WATCH_ADD = 1,
+	J_WATCH_REMOVE = 2,
+	J_WATCH_CLEAR = 3, /* path and token empty */
 };
 
 #endif

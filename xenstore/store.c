@@ -136,7 +136,9 @@ void xs_store_free(struct xs_store *s)
 	journal_close(s);
 	xs_table_destroy(&s->nodes, xs_node_free);
 	for (i = 0; i < XS_DOMID_LIMIT; i++)
-		if (s->domains[i])
+		if (s->domains[i]) {
+			watch_kept_clear(s->domains[i]);
 			free(s->domains[i]);
+		}
 	free(s);
 }

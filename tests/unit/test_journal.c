@@ -877,6 +877,152 @@ static void test_compaction(void **state)
 	env_free(e);
 }
 
+/* --- rings: domains' connections made by the attach hook -------------- */
+
+static struct xs_conn *ring_attach(void *opaque, uint32_t domid, uint64_t gfn,
+				   uint32_t port)
+{
+	(void)gfn;
+	(void)port;
+	return tc_new(opaque, domid)->c;
+}
+
+static void ring_detach(void *opaque, uint32_t domid, struct xs_conn *c)
+{
+	struct env *e = opaque;
+	unsigned int i;
+
+	(void)domid;
+	for (i = 0; i < e->nconns; i++)
+		if (e->conns[i]->c == c)
+			e->conns[i]->c = NULL;
+	xs_conn_free(c);
+}
+
+/* A store whose domains get a ring connection, as the daemon's do. */
+static struct env *store_open_rings(const char *dir)
+{
+	struct env *e = store_open(dir);
+	struct xs_domain_hooks h = {
+		.attach = ring_attach,
+		.detach = ring_detach,
+		.opaque = e,
+	};
+
+	xs_store_set_domain_hooks(e->s, &h);
+	return e;
+}
+
+static struct tconn *ring_of(struct env *e, uint32_t domid)
+{
+	struct xs_domain *d = domain_get(e->s, domid);
+	unsigned int i;
+
+	assert_non_null(d);
+	assert_non_null(d->conn);
+	for (i = 0; i < e->nconns; i++)
+		if (e->conns[i]->c == d->conn)
+			return e->conns[i];
+	fail_msg("dom%u: no ring", domid);
+	return NULL;
+}
+
+/* The hypervisor registers domid again after a restart: its ring. */
+static struct tconn *ring_again(struct env *e, uint32_t domid)
+{
+	assert_int_equal(xs_domain_register(e->s, domid), 0);
+	return ring_of(e, domid);
+}
+
+static void home_of(struct env *e, uint32_t domid)
+{
+	char home[64], owner[16];
+
+	snprintf(home, sizeof(home), "/local/domain/%u", domid);
+	snprintf(owner, sizeof(owner), "n%u", domid);
+	assert_ok(xs_mk(e->d0, 0, home));
+	assert_ok(xs_setp(e->d0, 0, home, owner));
+}
+
+/*
+ * A guest sets its watches once: those of a domain's ring outlive the
+ * daemon (kill -9, a snapshot, a compaction), come back when the
+ * hypervisor registers the domain again, and fire once then.  Removed
+ * and reset watches stay gone; those of a domain that died, and a
+ * socket's, are not kept.
+ */
+static void test_ring_watches_survive_kill(void **state)
+{
+	const char *dir = *state;
+	struct env *e = store_open_rings(dir);
+	struct tconn *g5, *g6, *g7, *g8;
+	struct xs_domain *d;
+
+	add_domain(e, 5);
+	add_domain(e, 6);
+	add_domain(e, 7);
+	add_domain(e, 8);
+	home_of(e, 5);
+	discard_events(e->d0);
+	g5 = ring_of(e, 5);
+	g6 = ring_of(e, 6);
+	g7 = ring_of(e, 7);
+	g8 = ring_of(e, 8);
+	expect_watch(g5, "control/shutdown", "shutdown");
+	expect_watch(g5, "@releaseDomain", "rel");
+	expect_watch(g5, "/local/domain/5/gone", "g");
+	assert_ok(xs_unwatch(g5, "/local/domain/5/gone", "g"));
+	expect_watch(g6, "/local/domain/6", "six");
+	assert_ok(op1(g6, XS_RESET_WATCHES, 0, "", NULL));
+	expect_watch(g7, "/local/domain/7", "seven");
+	expect_watch(g8, "/local/domain/8", "eight");
+	expect_watch(e->d0, "/local/domain/5/control", "d0");
+	xs_domain_unregister(e->s, 7);
+	discard_events(g5);
+	commit_and_kill(e);
+
+	e = store_open_rings(dir);
+	/* Kept until the hypervisor is back; the guest gets them then. */
+	d = domain_get(e->s, 5);
+	assert_non_null(d);
+	assert_null(d->conn);
+	assert_false(list_empty(&d->watches));
+	g5 = ring_again(e, 5);
+	assert_true(list_empty(&d->watches));
+	assert_int_equal(g5->c->nwatches, 2);
+	expect_events_unordered(g5, "control/shutdown", "shutdown",
+				"@releaseDomain", "rel", NULL);
+	g6 = ring_again(e, 6);
+	expect_no_event(g6);
+	d = domain_get(e->s, 7);
+	assert_true(!d || list_empty(&d->watches));
+	/* They work: the relative one says a relative path. */
+	assert_ok(xs_wr(e->d0, 0, "/local/domain/5/control/shutdown", "off"));
+	expect_only_event(g5, "control/shutdown", "shutdown");
+	expect_no_event(e->d0);
+	/* Domain 8 is not back yet: its watch goes into the snapshot. */
+	assert_int_equal(xs_store_checkpoint(e->s), 0);
+	commit_and_kill(e);
+
+	e = store_open_rings(dir);
+	g5 = ring_again(e, 5);
+	expect_events_unordered(g5, "control/shutdown", "shutdown",
+				"@releaseDomain", "rel", NULL);
+	g8 = ring_again(e, 8);
+	expect_only_event(g8, "/local/domain/8", "eight");
+	/* Gone with the domain, and with RELEASE. */
+	xs_domain_unregister(e->s, 8);
+	assert_ok(op1(e->d0, XS_RELEASE, 0, "5", NULL));
+	commit_and_kill(e);
+
+	e = store_open_rings(dir);
+	d = domain_get(e->s, 5);
+	assert_true(!d || (!d->introduced && list_empty(&d->watches)));
+	d = domain_get(e->s, 8);
+	assert_true(!d || (!d->introduced && list_empty(&d->watches)));
+	env_free(e);
+}
+
 /* Each test gets a fresh directory, removed even when the test fails. */
 #define DIR_TEST(fn)                                                           \
 	cmocka_unit_test_setup_teardown(fn, dir_setup, dir_teardown)
@@ -901,6 +1047,7 @@ int main(void)
 		DIR_TEST(test_checkpoint),
 		DIR_TEST(test_stale_log_ignored),
 		DIR_TEST(test_compaction),
+		DIR_TEST(test_ring_watches_survive_kill),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
