@@ -5,10 +5,11 @@
     make-fuzz-corpus.py OUTDIR
 
 creates OUTDIR/fuzz_wire, fuzz_ring, fuzz_journal, fuzz_elf,
-fuzz_vmm_state, fuzz_blkif and fuzz_netif with a few small inputs each, in the input formats described at the top of each
+fuzz_vmm_state, fuzz_blkif, fuzz_netif, fuzz_domcfg and fuzz_stream with a few small inputs each, in the input formats described at the top of each
 harness.  The seeds are generated, not committed: scripts/run-fuzz.sh calls
 this when a corpus directory is missing.  Standard library only.
 """
+import json
 import os
 import struct
 import sys
@@ -466,6 +467,82 @@ def domcfg_seeds():
     }
 
 
+# --- fuzz_stream: a migration stream of a 4 MiB, 1-vCPU domain ----------
+
+S_CONFIG, S_PAGES, S_PAUSED, S_VMM_STATE, S_DEVICE, S_XENSTORE, S_END = \
+    range(1, 8)
+PFN_ZERO = 1 << 63
+
+
+def s_rec(rtype, payload):
+    return struct.pack("<IIQ", rtype, 0, len(payload)) + payload
+
+
+def s_pages(pfns, data, encoding=0):
+    return s_rec(S_PAGES, struct.pack("<II", len(pfns), encoding) +
+                 struct.pack("<%dQ" % len(pfns), *pfns) + data)
+
+
+def zstd_raw_frame(data):
+    """One zstd frame of raw blocks (zstd's format, no compression)."""
+    out = struct.pack("<IB", 0xFD2FB528, 0xA0) + struct.pack("<I", len(data))
+    for i in range(0, len(data), 1 << 16):
+        block = data[i:i + (1 << 16)]
+        last = i + (1 << 16) >= len(data)
+        out += struct.pack("<I", (len(block) << 3) | last)[:3] + block
+    return out
+
+
+def stream(body, flags=0, ram=4 << 20):
+    data = b"XENIA-MIGRATE\0\0\0" + struct.pack("<IIQ", 1, flags, ram)
+    data += body
+    return data + s_rec(S_END, struct.pack("<IIQ", zlib.crc32(data), 0,
+                                           len(data)))
+
+
+def stream_seeds():
+    config = json.dumps({"memory_kib": 4096, "vcpus": 1, "domid": 3,
+                         "name": "s", "uuid":
+                         "0b5e0b5e-0000-4000-8000-000000000003",
+                         "config": "memory = 4\n",
+                         "disks": ["file:/tmp/x.img,xvda,w"],
+                         "vifs": ["mac=00:16:3e:00:00:01"]}).encode()
+    xs = json.dumps({"domid": 3,
+                     "home": [["", "", "n0,r@"], ["data", "", "n@"],
+                              ["data/k", "v\u0001", "n@"],
+                              ["device/vbd/51712/backend",
+                               "/local/domain/0/backend/vbd/3/51712", "n@,r0"]],
+                     "vm": [["", "", "n0,r@"], ["name", "s", "n0,r@"]],
+                     "watches": [["control/shutdown", "shutdown"],
+                                 ["@releaseDomain", "r"]]}).encode()
+    devs = [json.dumps({"type": "console", "devid": 0, "state": 4,
+                        "ring": {"ring-ref": 1023,
+                                 "event-channel": 1}}).encode(),
+            json.dumps({"type": "vbd", "devid": 51712, "state": 4,
+                        "spec": "file:/tmp/x.img,xvda,w",
+                        "ring": {"ring-ref": [8], "event-channel": 3,
+                                 "protocol": "x86_64-abi", "req_cons": 5,
+                                 "rsp_prod_pvt": 5}}).encode()]
+    page = bytes(range(256)) * 16
+    raw = s_pages([1, 2 | PFN_ZERO, 1023], page + page)
+    head = s_rec(S_CONFIG, config)
+    tail = s_rec(S_VMM_STATE, b"DOM1" + bytes(12)) + \
+        b"".join(s_rec(S_DEVICE, d) for d in devs) + s_rec(S_XENSTORE, xs)
+    return {
+        "raw": stream(head + raw + tail),
+        "zstd": stream(head + s_pages([5, 6 | PFN_ZERO],
+                                      zstd_raw_frame(page), 1) + tail),
+        "live": stream(head + raw + s_rec(S_PAUSED, b"") +
+                       s_pages([7 | PFN_ZERO], b"") + tail,
+                       flags=1),
+        "bare": stream(s_rec(S_CONFIG, b'{"memory_kib":4096,"vcpus":1,'
+                             b'"domid":3}') +
+                       s_rec(S_VMM_STATE, b"x") +
+                       s_rec(S_XENSTORE, b'{"domid":3,"home":[],"vm":[],'
+                             b'"watches":[]}')),
+    }
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit("usage: make-fuzz-corpus.py OUTDIR")
@@ -476,7 +553,8 @@ def main():
                         ("fuzz_vmm_state", vmm_state_seeds()),
                         ("fuzz_blkif", blkif_seeds()),
                         ("fuzz_netif", netif_seeds()),
-                        ("fuzz_domcfg", domcfg_seeds())):
+                        ("fuzz_domcfg", domcfg_seeds()),
+                        ("fuzz_stream", stream_seeds())):
         d = os.path.join(sys.argv[1], name)
         os.makedirs(d, exist_ok=True)
         for seed, data in seeds.items():

@@ -10,7 +10,7 @@
 # crashed, leaked or hung.  Extra libFuzzer flags: FUZZ_ARGS="...".
 set -u
 REPO=$(cd "$(dirname "$0")/.." && pwd)
-HARNESSES="fuzz_wire fuzz_ring fuzz_journal fuzz_elf fuzz_vmm_state fuzz_blkif fuzz_netif fuzz_domcfg"
+HARNESSES="fuzz_wire fuzz_ring fuzz_journal fuzz_elf fuzz_vmm_state fuzz_blkif fuzz_netif fuzz_domcfg fuzz_stream"
 
 if [ $# -lt 1 ]; then
 	echo "usage: $0 BUILD_DIR [SECONDS] [HARNESS...]" >&2

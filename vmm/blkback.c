@@ -645,6 +645,56 @@ int blkback_disconnect(struct blkback *b)
 	return 0;
 }
 
+int blkback_quiesce(struct blkback *b)
+{
+	unsigned int waited = 0;
+
+	/* Queued requests stay on the ring: a restore takes them up. */
+	b->serving = false;
+	while (b->in_flight) {
+		(void)blkback_wait(b, 1000);
+		if (b->in_flight && ++waited == 30) {
+			log_warnx("blkback: %s: %u requests still in flight "
+				  "after 30 s",
+				  b->name, b->in_flight);
+			return -ETIMEDOUT;
+		}
+	}
+	if (b->connected)
+		blkback_push(b);
+	return 0;
+}
+
+void blkback_unquiesce(struct blkback *b)
+{
+	if (!b->connected || b->broken || b->disconnecting || b->serving)
+		return;
+	b->serving = true;
+	blkback_kick(b);
+}
+
+int blkback_ring_get(const struct blkback *b, uint32_t *req_cons,
+		     uint32_t *rsp_prod_pvt)
+{
+	if (!b->connected)
+		return -ENOTCONN;
+	*req_cons = b->ring.req_cons;
+	*rsp_prod_pvt = b->ring.rsp_prod_pvt;
+	return 0;
+}
+
+int blkback_ring_set(struct blkback *b, uint32_t req_cons,
+		     uint32_t rsp_prod_pvt)
+{
+	if (!b->connected || b->in_flight)
+		return -ENOTCONN;
+	if (req_cons != rsp_prod_pvt)
+		return -EINVAL;
+	b->ring.req_cons = req_cons;
+	b->ring.rsp_prod_pvt = rsp_prod_pvt;
+	return 0;
+}
+
 void blkback_get_stats(const struct blkback *b, struct blkback_stats *st)
 {
 	*st = b->st;

@@ -136,6 +136,26 @@ unsigned int blkback_wait(struct blkback *b, int timeout_ms);
 void blkback_get_stats(const struct blkback *b, struct blkback_stats *st);
 
 /*
+ * Save and restore (docs/migration-stream.md).  quiesce: takes no more
+ * requests and waits (reaping completions itself: call it on the loop
+ * thread) until none is in flight, every response pushed; -ETIMEDOUT if
+ * the disk does not answer in 30 s.  unquiesce: serves again, and takes
+ * what the frontend queued meanwhile.
+ *
+ * ring_get: a connected ring's private indexes, quiesced (req_cons ==
+ * rsp_prod_pvt then).  ring_set: right after blkback_connect(), before
+ * any kick: continues a saved ring at those indexes; -EINVAL unless they
+ * are equal (requests in flight cannot be carried), -ENOTCONN.
+ */
+int blkback_quiesce(struct blkback *b) __attribute__((warn_unused_result));
+void blkback_unquiesce(struct blkback *b);
+int blkback_ring_get(const struct blkback *b, uint32_t *req_cons,
+		     uint32_t *rsp_prod_pvt)
+    __attribute__((warn_unused_result));
+int blkback_ring_set(struct blkback *b, uint32_t req_cons,
+		     uint32_t rsp_prod_pvt) __attribute__((warn_unused_result));
+
+/*
  * Disconnects, waits for the I/O in flight (it must finish before its
  * pages can be given back), syncs a writable image and frees everything.
  * NULL is fine.

@@ -23,6 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "console.h"
 #include "domain.h"
 #include "log.h"
@@ -183,7 +185,7 @@ static void consback_kicked(void *arg)
 {
 	struct consback *c = arg;
 
-	if (!c->throttled)
+	if (!c->throttled && !c->quiesced)
 		consback_service(c->kick.d, c);
 }
 
@@ -195,7 +197,8 @@ static void consback_rate_tick(struct domain *d, struct loop_source *s)
 	if (read(c->rate_fd, &v, sizeof(v)) < 0)
 		return;
 	c->throttled = false;
-	consback_service(d, c);
+	if (!c->quiesced)
+		consback_service(d, c);
 }
 
 /* Pty input into the guest's input ring, as much as fits. */
@@ -207,6 +210,10 @@ static void consback_input(struct domain *d, struct loop_source *s)
 	XENCONS_RING_IDX cons, prod, space, i;
 	ssize_t n;
 
+	if (c->quiesced) {
+		consback_set_input_polled(d, c, false);
+		return;
+	}
 	cons = __atomic_load_n(&r->in_cons, __ATOMIC_ACQUIRE);
 	prod = __atomic_load_n(&r->in_prod, __ATOMIC_RELAXED);
 	if (prod - cons > sizeof(r->in)) {
@@ -320,6 +327,70 @@ int consback_setup(struct domain *d, enum consback_mode mode,
 	pthread_mutex_unlock(&d->xen.lock);
 	if (c->mode == CONSBACK_PTY)
 		log_info("console: domain %u on %s", d->xen.domid, c->tty);
+	return 0;
+}
+
+void consback_quiesce(struct domain *d)
+{
+	struct consback *c = &d->cons;
+
+	if (c->kick.fd < 0)
+		return;
+	c->quiesced = true;
+	consback_set_input_polled(d, c, false);
+	/* A paused guest adds nothing: what is there goes out now. */
+	c->tokens = sizeof(consback_ring(d)->out);
+	(void)consback_drain(d, c);
+	xenbus_port_notify(&c->dport);
+}
+
+void consback_unquiesce(struct domain *d)
+{
+	struct consback *c = &d->cons;
+
+	if (c->kick.fd < 0 || !c->quiesced)
+		return;
+	c->quiesced = false;
+	consback_service(d, c);
+}
+
+int consback_save(struct domain *d, json_object *rec)
+{
+	json_object *ring = json_object_new_object();
+	uint64_t port;
+
+	pthread_mutex_lock(&d->xen.lock);
+	port = d->xen.hvm_params[HVM_PARAM_CONSOLE_EVTCHN];
+	pthread_mutex_unlock(&d->xen.lock);
+	json_object_object_add(ring, "ring-ref",
+			       json_object_new_int64((int64_t)mem_special_gfn(
+				       d, MEM_SPECIAL_CONSOLE)));
+	json_object_object_add(ring, "event-channel",
+			       json_object_new_int64((int64_t)port));
+	json_object_object_add(rec, "ring", ring);
+	return 0;
+}
+
+int consback_restore(struct domain *d, json_object *rec)
+{
+	json_object *ring, *ref, *port;
+	uint64_t want;
+
+	pthread_mutex_lock(&d->xen.lock);
+	want = d->xen.hvm_params[HVM_PARAM_CONSOLE_EVTCHN];
+	pthread_mutex_unlock(&d->xen.lock);
+	if (!json_object_object_get_ex(rec, "ring", &ring) ||
+	    !json_object_object_get_ex(ring, "ring-ref", &ref) ||
+	    !json_object_object_get_ex(ring, "event-channel", &port) ||
+	    !json_object_is_type(ref, json_type_int) ||
+	    !json_object_is_type(port, json_type_int) ||
+	    json_object_get_int64(ref) !=
+		    (int64_t)mem_special_gfn(d, MEM_SPECIAL_CONSOLE) ||
+	    json_object_get_int64(port) != (int64_t)want) {
+		log_errx("console: the saved console ring is not where the "
+			 "saved state puts it");
+		return -EINVAL;
+	}
 	return 0;
 }
 

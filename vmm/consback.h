@@ -43,6 +43,7 @@ struct consback {
 	struct loop_source in_src, rate_src;
 	bool in_polled; /* in_src is in the loop */
 	bool throttled;
+	bool quiesced; /* a save: nothing is served */
 	uint64_t tokens;     /* bytes we may still write now */
 	uint64_t refill_ns;  /* CLOCK_MONOTONIC of the last refill */
 	uint64_t dropped;    /* bytes of a corrupt ring, discarded */
@@ -59,6 +60,23 @@ int consback_parse_mode(const char *s, enum consback_mode *mode);
  */
 int consback_setup(struct domain *d, enum consback_mode mode,
 		   const char *log_path) __attribute__((warn_unused_result));
+/*
+ * Save and restore (docs/migration-stream.md, DEVICE type "console"), on
+ * the loop thread.  quiesce: with the domain paused, writes out all the
+ * guest has put in its ring, rate limit or not, and serves nothing more
+ * (pty input waits); unquiesce: serves again.  save: the DEVICE object's
+ * "ring" (ring-ref, event-channel).  restore: checks a DEVICE record
+ * against the loaded state (consback_rebind() binds the port); -EINVAL
+ * with a message.
+ */
+struct json_object;
+void consback_quiesce(struct domain *d);
+void consback_unquiesce(struct domain *d);
+int consback_save(struct domain *d, struct json_object *rec)
+	__attribute__((warn_unused_result));
+int consback_restore(struct domain *d, struct json_object *rec)
+	__attribute__((warn_unused_result));
+
 /* After a state load: binds our end to the port HVM params name. */
 int consback_rebind(struct domain *d) __attribute__((warn_unused_result));
 /* After the loop thread is gone. */

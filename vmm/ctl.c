@@ -101,7 +101,7 @@ static void ctl_client_serve(struct ctl_client *c)
 		len = (size_t)(nl - (c->in + off));
 		if (c->discarding) {
 			c->discarding = false;
-			ctl_send_error(c, "request line over 4096 bytes");
+			ctl_send_error(c, "request line over 1 MiB");
 		} else if (!ctl_blank(c->in + off, len)) {
 			ctl_cmd_dispatch(c, c->in + off, len);
 		}

@@ -12,7 +12,7 @@
 struct domain;
 
 /* The longest request line, its newline not counted. */
-#define CTL_LINE_MAX 4096
+#define CTL_LINE_MAX (1 << 20) /* a save request carries the config */
 /* Clients connected at once; one more is told so and closed. */
 #define CTL_MAX_CLIENTS 16
 

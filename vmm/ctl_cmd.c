@@ -27,6 +27,7 @@
 #include "domain.h"
 #include "log.h"
 #include "mem.h"
+#include "migrate.h"
 #include "vbd.h"
 #include "vif.h"
 
@@ -42,6 +43,7 @@
 
 /* Policy flags of a command. */
 #define CTL_XENSTORE 0x1u /* devices meet their frontends in XenStore */
+#define CTL_CHANGES 0x2u  /* changes the domain: not while it is saved */
 
 struct ctl_req {
 	struct ctl_client *c;
@@ -506,17 +508,78 @@ static int ctl_vif_detach(struct ctl_req *r)
 	return ctl_detach_started(r, rc, show);
 }
 
+/* --- save ---------------------------------------------------------------- */
+
+static void ctl_saved(void *arg, int rc, const struct save_result *res,
+		      const char *err)
+{
+	struct ctl_client *c = arg;
+	json_object *rep;
+
+	if (rc < 0) {
+		ctl_send_error(c, err);
+	} else {
+		rep = json_object_new_object();
+		json_object_object_add(rep, "ok", json_object_new_boolean(1));
+		ctl_add_uint(rep, "bytes", res->bytes);
+		ctl_add_uint(rep, "pages", res->pages);
+		ctl_add_uint(rep, "ms", res->ms);
+		ctl_send(c, rep);
+	}
+	ctl_client_resume(c);
+}
+
+/*
+ * {"cmd": "save", "path": "/abs", "checkpoint": false, "compress": false,
+ *  "config": {...}}: replied once the file is complete (migrate.h).
+ */
+static int ctl_save(struct ctl_req *r)
+{
+	struct save_args a = {0};
+	json_object *config = NULL;
+	int rc;
+
+	rc = ctl_arg_string(r, "path", &a.path);
+	if (rc == 0)
+		rc = ctl_arg_flag(r, "checkpoint", &a.checkpoint);
+	if (rc == 0)
+		rc = ctl_arg_flag(r, "compress", &a.compress);
+	if (rc < 0)
+		return rc;
+	if (json_object_object_get_ex(r->req, "config", &config) &&
+	    !json_object_is_type(config, json_type_object)) {
+		snprintf(r->err, sizeof(r->err),
+			 "\"config\": an object is needed");
+		return -EINVAL;
+	}
+	if (r->c->ctl->pausing) {
+		snprintf(r->err, sizeof(r->err), "a pause is under way");
+		return -EBUSY;
+	}
+	a.config = config;
+	rc = save_start(r->d, &a, ctl_saved, r->c, r->err, sizeof(r->err));
+	if (rc < 0)
+		return rc;
+	ctl_client_hold(r->c);
+	return CTL_LATER;
+}
+
 /* --- the table ------------------------------------------------------------ */
 
 static const struct ctl_cmd ctl_cmds[] = {
 	{.name = "info", .fn = ctl_info},
-	{.name = "pause", .fn = ctl_pause},
-	{.name = "unpause", .fn = ctl_unpause},
-	{.name = "maxmem", .fn = ctl_maxmem},
-	{.name = "disk-attach", .fn = ctl_disk_attach, .flags = CTL_XENSTORE},
-	{.name = "disk-detach", .fn = ctl_disk_detach, .flags = CTL_XENSTORE},
-	{.name = "vif-attach", .fn = ctl_vif_attach, .flags = CTL_XENSTORE},
-	{.name = "vif-detach", .fn = ctl_vif_detach, .flags = CTL_XENSTORE},
+	{.name = "pause", .fn = ctl_pause, .flags = CTL_CHANGES},
+	{.name = "unpause", .fn = ctl_unpause, .flags = CTL_CHANGES},
+	{.name = "maxmem", .fn = ctl_maxmem, .flags = CTL_CHANGES},
+	{.name = "disk-attach", .fn = ctl_disk_attach,
+	 .flags = CTL_XENSTORE | CTL_CHANGES},
+	{.name = "disk-detach", .fn = ctl_disk_detach,
+	 .flags = CTL_XENSTORE | CTL_CHANGES},
+	{.name = "vif-attach", .fn = ctl_vif_attach,
+	 .flags = CTL_XENSTORE | CTL_CHANGES},
+	{.name = "vif-detach", .fn = ctl_vif_detach,
+	 .flags = CTL_XENSTORE | CTL_CHANGES},
+	{.name = "save", .fn = ctl_save, .flags = CTL_CHANGES},
 };
 
 /* One line as one JSON object; 0, or -EINVAL with the reason in err. */
@@ -602,6 +665,10 @@ void ctl_cmd_dispatch(struct ctl_client *c, const char *line, size_t len)
 		snprintf(r.err, sizeof(r.err), "%s needs --xenstore",
 			 cmd->name);
 		rc = -ENOTCONN;
+	}
+	if (rc == 0 && (cmd->flags & CTL_CHANGES) && save_busy(r.d)) {
+		snprintf(r.err, sizeof(r.err), "a save is under way");
+		rc = -EBUSY;
 	}
 	if (rc == 0) {
 		r.rep = json_object_new_object();

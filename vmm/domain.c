@@ -8,6 +8,7 @@
 #include "loader.h"
 #include "log.h"
 #include "mem.h"
+#include "migrate.h"
 #include "vcpu.h"
 
 void domain_init(struct domain *d, uint16_t domid)
@@ -85,6 +86,8 @@ void domain_destroy(struct domain *d)
 {
 	/* No callback may run once what it uses goes. */
 	loop_destroy(&d->loop);
+	/* A save's thread reads RAM and the backends' state: it goes first. */
+	save_destroy(d);
 	ctl_destroy(d);
 	consback_destroy(d);
 	xenbus_back_destroy(d);

@@ -33,6 +33,8 @@
 #define VMM_EXIT_USAGE 2
 /* SIGTERM/SIGINT: the toolstack destroyed the domain (xl destroy). */
 #define VMM_EXIT_DESTROYED 3
+/* A save (not a checkpoint) wrote the domain to a file: it lives there. */
+#define VMM_EXIT_SAVED 4
 #define VMM_EXIT_SHUTDOWN_BASE 64
 
 /* A domain run standalone is domain 1; xend passes --domid. */
@@ -60,6 +62,7 @@ enum vcpu_state {
 
 struct ctl;
 struct domain;
+struct save_job;
 
 struct vcpu {
 	struct domain *dom;
@@ -127,6 +130,8 @@ struct domain {
 	struct xenbus_back xenbus;
 	/* The toolstack's control socket (--control), or NULL: ctl.h. */
 	struct ctl *ctl;
+	/* A save under way (the loop's), or NULL: migrate.h. */
+	struct save_job *save;
 
 	/* Event channels, HVM params, shared_info, time: see xenstate.h. */
 	struct xen_state xen;

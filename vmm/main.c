@@ -4,9 +4,12 @@
  *
  *   xenia-vmm --kernel K --memory MiB --vcpus N --cmdline S [--initrd F]
  *             [--domid ID]
+ *   xenia-vmm --restore FILE [--domid ID] ...   (a saved domain)
  *
- * Exit status: 0 poweroff, 1 VMM error (bad kernel, KVM failure), 2 usage,
- * 3 destroyed (SIGTERM/SIGINT), 64 + the Xen SHUTDOWN_* reason otherwise
+ * Exit status: 0 poweroff, 1 VMM error (bad kernel, KVM failure, a
+ * refused save file), 2 usage, 3 destroyed (SIGTERM/SIGINT), 4 saved (a
+ * `save` request wrote the domain to a file), 64 + the Xen SHUTDOWN_*
+ * reason otherwise
  * (65 reboot, 66 suspend, 67 crash, including a triple fault, 68
  * watchdog).  For xend (docs/vmm-control.md): --control, --ready-fd,
  * --status-file, --maxmem, --paused.
@@ -24,9 +27,12 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "diskspec.h"
 #include "domain.h"
+#include "domain_state.h"
 #include "log.h"
 #include "mem.h"
+#include "migrate.h"
 #include "vbd.h"
 #include "vif.h"
 #include "xen.h"
@@ -49,6 +55,8 @@ struct vmm_args {
 	const char *status_file; /* --status-file */
 	uint64_t maxmem_mib;	 /* --maxmem; 0: --memory */
 	bool paused;		 /* --paused */
+	const char *restore;	 /* --restore: the save file */
+	bool vcpus_given;
 };
 
 static void usage(FILE *f)
@@ -62,6 +70,9 @@ static void usage(FILE *f)
 		"                 [--vif VIFSPEC]... [--maxmem MiB]\n"
 		"                 [--control PATH] [--ready-fd N]\n"
 		"                 [--status-file PATH] [--paused] [-v]\n"
+		"   or: xenia-vmm --restore FILE [--memory MiB] [--vcpus N]\n"
+		"                 [the options above but --kernel, --initrd\n"
+		"                 and --maxmem]\n"
 		"SPEC: [phy:|file:]PATH,VDEV[,r|w], as xm configs write it\n"
 		"VIFSPEC: [mac=00:16:3e:xx:xx:xx][,bridge=BRIDGE][,mtu=N]:\n"
 		"a tap vif<domid>.<n> on BRIDGE, or user-mode networking\n"
@@ -71,9 +82,16 @@ static void usage(FILE *f)
 		"crash, watchdog, destroy, error); --paused: vCPU 0 waits\n"
 		"for an unpause request.  --maxmem: the balloon's ceiling,\n"
 		"no more than --memory.\n"
+		"--restore: the domain a save request wrote to FILE, with\n"
+		"the other options as at create but no --kernel; --memory\n"
+		"and --vcpus, if given, must be the saved domain's; --disk\n"
+		"and --vif, if given, replace the saved specs (same\n"
+		"devices); the domain's XenStore nodes come back under\n"
+		"--domid.\n"
 		"Runs one PVH domain on /dev/kvm behind the Xen ABI.\n"
 		"Exit status: 0 poweroff, 1 error, 2 usage, 3 destroyed\n"
-		"(SIGTERM or SIGINT), 64+reason for other shutdowns\n"
+		"(SIGTERM or SIGINT), 4 saved to a file (status 'saved'),\n"
+		"64+reason for other shutdowns\n"
 		"(65 reboot, 66 suspend, 67 crash, 68 watchdog).\n");
 }
 
@@ -114,6 +132,7 @@ static int parse_args(int argc, char **argv, struct vmm_args *a)
 		{"status-file", required_argument, NULL, 'F'},
 		{"maxmem", required_argument, NULL, 'M'},
 		{"paused", no_argument, NULL, 'P'},
+		{"restore", required_argument, NULL, 'r'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -146,6 +165,7 @@ static int parse_args(int argc, char **argv, struct vmm_args *a)
 				return -EINVAL;
 			}
 			a->cfg.vcpus = (unsigned int)n;
+			a->vcpus_given = true;
 			break;
 		case 'a':
 			a->cfg.cmdline = optarg;
@@ -239,6 +259,9 @@ static int parse_args(int argc, char **argv, struct vmm_args *a)
 		case 'P':
 			a->paused = true;
 			break;
+		case 'r':
+			a->restore = optarg;
+			break;
 		case 'v':
 			a->verbose = true;
 			break;
@@ -264,7 +287,12 @@ static int parse_args(int argc, char **argv, struct vmm_args *a)
 			 "frontends through XenStore");
 		return -EINVAL;
 	}
-	if (!a->cfg.kernel || !a->cfg.memory_mib) {
+	if (a->restore && (a->cfg.kernel || a->cfg.initrd || a->maxmem_mib)) {
+		log_errx("--restore takes no --kernel, --initrd or --maxmem: "
+			 "the saved domain has them");
+		return -EINVAL;
+	}
+	if (!a->restore && (!a->cfg.kernel || !a->cfg.memory_mib)) {
 		log_errx("--kernel and --memory are required");
 		usage(stderr);
 		return -EINVAL;
@@ -274,6 +302,8 @@ static int parse_args(int argc, char **argv, struct vmm_args *a)
 			 "the domain");
 		return -EINVAL;
 	}
+	if (a->restore)
+		return 0; /* the stream says the rest */
 	if (!a->maxmem_mib)
 		a->maxmem_mib = a->cfg.memory_mib;
 	/* RAM is mapped once, --memory sized: nothing to balloon up into. */
@@ -307,6 +337,39 @@ static int vmm_xenstore(struct domain *d, const struct vmm_args *a)
 		rc = vbd_add(d, a->disks[i]);
 	for (i = 0; rc == 0 && i < a->nr_vifs; i++)
 		rc = vif_add(d, a->vifs[i], NULL);
+	return rc;
+}
+
+/*
+ * --restore --xenstore: the domain's home back under the new id, then
+ * its devices on their saved rings (restore.c checked that the disks and
+ * vifs given are the saved domain's).
+ */
+static int vmm_xenstore_restore(struct domain *d, const struct vmm_args *a,
+				struct restore *rs)
+{
+	static struct diskspec ds;
+	char name[64], err[200];
+	unsigned int i;
+	int rc;
+
+	if (a->name)
+		snprintf(name, sizeof(name), "%s", a->name);
+	else if (rs->name)
+		snprintf(name, sizeof(name), "%s", rs->name);
+	else
+		snprintf(name, sizeof(name), "xenia-%u", d->xen.domid);
+	rc = xs_domain_restore(d, name, a->uuid ? a->uuid : rs->uuid,
+			       &rs->xs);
+	for (i = 0; rc == 0 && i < rs->nr_disks; i++) {
+		rc = diskspec_parse(rs->disks[i], &ds, err, sizeof(err));
+		if (rc == 0)
+			rc = vbd_restore(d, rs->disks[i],
+					 restore_device_find(rs, "vbd",
+							     ds.devid));
+	}
+	for (i = 0; rc == 0 && i < rs->nr_vifs; i++)
+		rc = vif_restore(d, rs->vifs[i], restore_device(rs, "vif", i));
 	return rc;
 }
 
@@ -371,6 +434,8 @@ static const char *vmm_status_word(int status)
 		return "poweroff";
 	case VMM_EXIT_DESTROYED:
 		return "destroy";
+	case VMM_EXIT_SAVED:
+		return "saved";
 	case VMM_EXIT_SHUTDOWN_BASE + SHUTDOWN_reboot:
 		return "reboot";
 	case VMM_EXIT_SHUTDOWN_BASE + SHUTDOWN_suspend:
@@ -410,18 +475,24 @@ out:
 		close(fd);
 }
 
-/* Everything between a built domain and a running one. */
+/*
+ * Everything between a built domain and a running one (rs: restored,
+ * its state loaded already).
+ */
 static int vmm_setup(struct domain *d, const struct vmm_args *a,
-		     const sigset_t *sigs, struct loop_source *sig_src)
+		     struct restore *rs, const sigset_t *sigs,
+		     struct loop_source *sig_src)
 {
-	int rc;
+	int rc = 0;
 
-	rc = memory_set_max_pages(d, a->maxmem_mib << 8);
+	/* A restored balloon has its ceiling (BAL1). */
+	if (!rs)
+		rc = memory_set_max_pages(d, a->maxmem_mib << 8);
 	if (rc < 0)
 		return rc;
 	rc = vmm_signals_open(d, sigs, sig_src);
 	if (rc == 0 && a->xenstore)
-		rc = vmm_xenstore(d, a);
+		rc = rs ? vmm_xenstore_restore(d, a, rs) : vmm_xenstore(d, a);
 	if (rc == 0 && a->control)
 		rc = ctl_open(d, a->control);
 	/* No vCPU thread yet: this only sets the flag. */
@@ -430,9 +501,75 @@ static int vmm_setup(struct domain *d, const struct vmm_args *a,
 	return rc;
 }
 
+/*
+ * --restore: header and CONFIG say what to build; the rest of the file
+ * is read into it and checked to its END before anything is loaded or
+ * registered (restore.c).  One message for a refusal.
+ */
+static int vmm_restore_read(struct domain *d, struct vmm_args *a,
+			    struct restore *rs)
+{
+	unsigned int i;
+	int rc;
+
+	rc = restore_open(rs, a->restore);
+	if (rc < 0)
+		goto fail;
+	if (a->cfg.memory_mib && a->cfg.memory_mib != rs->ram_size >> 20) {
+		log_errx("--restore %s: the saved domain has %" PRIu64 " MiB, "
+			 "not --memory %" PRIu64,
+			 a->restore, rs->ram_size >> 20, a->cfg.memory_mib);
+		return -EINVAL;
+	}
+	if (a->vcpus_given && a->cfg.vcpus != rs->vcpus) {
+		log_errx("--restore %s: the saved domain has %u vCPUs, not "
+			 "--vcpus %u",
+			 a->restore, rs->vcpus, a->cfg.vcpus);
+		return -EINVAL;
+	}
+	a->cfg.memory_mib = rs->ram_size >> 20;
+	a->cfg.vcpus = rs->vcpus;
+	a->maxmem_mib = a->cfg.memory_mib;
+	/* Devices given here stand for the saved ones (paths may differ). */
+	if (a->nr_disks) {
+		for (i = 0; i < a->nr_disks; i++)
+			rs->disks[i] = a->disks[i];
+		rs->nr_disks = a->nr_disks;
+	}
+	if (a->nr_vifs) {
+		for (i = 0; i < a->nr_vifs; i++)
+			rs->vifs[i] = a->vifs[i];
+		rs->nr_vifs = a->nr_vifs;
+	}
+	if ((rs->nr_disks || rs->nr_vifs) && !a->xenstore) {
+		log_errx("--restore %s: the saved domain has devices: "
+			 "--xenstore is needed",
+			 a->restore);
+		return -EINVAL;
+	}
+	rc = restore_check_disks(rs);
+	if (rc < 0)
+		goto fail;
+	if (!a->xenstore)
+		log_warnx("--restore %s: without --xenstore the domain has no "
+			  "XenStore, whatever it had when saved",
+			  a->restore);
+	rc = domain_build(d, &a->cfg);
+	if (rc < 0)
+		return rc; /* logged */
+	rc = restore_read(rs, d);
+	if (rc < 0)
+		goto fail;
+	return restore_load(rs, d); /* logged */
+fail:
+	log_errx("--restore %s: %s", a->restore, rs->err);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	static struct domain dom;
+	static struct restore rs = {.fd = -1};
 	struct vmm_args args = {.ready_fd = -1};
 	struct loop_source sig_src = {.fd = -1};
 	sigset_t sigs;
@@ -450,12 +587,23 @@ int main(int argc, char **argv)
 		log_set_level(LOG_LVL_DEBUG);
 	domain_init(&dom, args.cfg.domid);
 	status = VMM_EXIT_ERROR;
-	if (domain_build(&dom, &args.cfg) == 0 &&
-	    vmm_setup(&dom, &args, &sigs, &sig_src) == 0 &&
-	    domain_start(&dom) == 0) {
+	if (args.restore) {
+		if (vmm_restore_read(&dom, &args, &rs) == 0 &&
+		    vmm_setup(&dom, &args, &rs, &sigs, &sig_src) == 0 &&
+		    domain_state_resume(&dom) == 0) {
+			log_info("vmm: domain %u restored from %s",
+				 dom.xen.domid, args.restore);
+			restore_free(&rs);
+			vmm_ready(&args, true);
+			status = domain_wait(&dom);
+		}
+	} else if (domain_build(&dom, &args.cfg) == 0 &&
+		   vmm_setup(&dom, &args, NULL, &sigs, &sig_src) == 0 &&
+		   domain_start(&dom) == 0) {
 		vmm_ready(&args, true);
 		status = domain_wait(&dom);
 	}
+	restore_free(&rs);
 	vmm_ready(&args, false);
 	/* The control socket, the devices, the nodes: all gone after this. */
 	domain_destroy(&dom);

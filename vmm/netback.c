@@ -654,6 +654,48 @@ void netback_disconnect(struct netback *nb)
 	nb->connected = false;
 }
 
+void netback_quiesce(struct netback *nb)
+{
+	nb->serving = false;
+	netback_push(nb);
+	netback_rx_queue_drop(nb);
+}
+
+void netback_unquiesce(struct netback *nb)
+{
+	if (!nb->connected || nb->broken || nb->serving)
+		return;
+	nb->serving = true;
+	netback_kick(nb);
+}
+
+int netback_ring_get(const struct netback *nb, struct netback_ring_state *s)
+{
+	if (!nb->connected)
+		return -ENOTCONN;
+	s->tx_req_cons = nb->tx.req_cons;
+	s->tx_rsp_prod_pvt = nb->tx.rsp_prod_pvt;
+	s->rx_req_cons = nb->rx.req_cons;
+	s->rx_rsp_prod_pvt = nb->rx.rsp_prod_pvt;
+	s->tx_skip = nb->tx_skip;
+	return 0;
+}
+
+int netback_ring_set(struct netback *nb, const struct netback_ring_state *s)
+{
+	if (!nb->connected)
+		return -ENOTCONN;
+	if (s->tx_req_cons != s->tx_rsp_prod_pvt ||
+	    s->rx_req_cons != s->rx_rsp_prod_pvt)
+		return -EINVAL;
+	nb->tx.req_cons = s->tx_req_cons;
+	nb->tx.rsp_prod_pvt = s->tx_rsp_prod_pvt;
+	nb->rx.req_cons = s->rx_req_cons;
+	nb->rx.rsp_prod_pvt = s->rx_rsp_prod_pvt;
+	nb->tx_skip = s->tx_skip;
+	return 0;
+}
+
 void netback_get_stats(const struct netback *nb, struct netback_stats *st)
 {
 	*st = nb->st;

@@ -135,6 +135,27 @@ void netback_disconnect(struct netback *nb);
 
 void netback_get_stats(const struct netback *nb, struct netback_stats *st);
 
+/*
+ * Save and restore (docs/migration-stream.md).  quiesce: serves nothing
+ * more (frames from the host are dropped meanwhile) and pushes what is
+ * answered; nothing is ever in flight here.  unquiesce: serves again and
+ * takes what the frontend queued.  ring_get: a connected device's private
+ * ring indexes; ring_set: right after netback_connect(), continues saved
+ * rings there (-EINVAL unless each ring's req_cons equals its
+ * rsp_prod_pvt, as after a quiesce; -ENOTCONN).
+ */
+struct netback_ring_state {
+	uint32_t tx_req_cons, tx_rsp_prod_pvt;
+	uint32_t rx_req_cons, rx_rsp_prod_pvt;
+	bool tx_skip; /* answering the rest of an over-long chain */
+};
+void netback_quiesce(struct netback *nb);
+void netback_unquiesce(struct netback *nb);
+int netback_ring_get(const struct netback *nb, struct netback_ring_state *s)
+    __attribute__((warn_unused_result));
+int netback_ring_set(struct netback *nb, const struct netback_ring_state *s)
+    __attribute__((warn_unused_result));
+
 /* Disconnects and frees; NULL is fine.  The host side is the owner's. */
 void netback_close(struct netback *nb);
 

@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <json-c/json.h>
+
 #include "blkback.h"
 #include "diskspec.h"
 #include "domain.h"
@@ -33,6 +35,12 @@ struct vbd {
 	struct gnttab_grantee grantee;
 	struct xenbus_kick kick;
 	struct xenbus_port port;
+	char *spec_text; /* as given: what a save records */
+	/* What the frontend named at connect, for a save. */
+	grant_ref_t refs[BLKBACK_MAX_RING_PAGES];
+	unsigned int nr_refs;
+	uint32_t fe_port;
+	char protocol[32];
 };
 
 static void vbd_notify(void *ctx)
@@ -110,6 +118,10 @@ static int vbd_connect(struct xenbus_dev *dev)
 		xenbus_port_unbind(&v->port);
 		return rc;
 	}
+	memcpy(v->refs, refs, n * sizeof(refs[0]));
+	v->nr_refs = n;
+	v->fe_port = port;
+	snprintf(v->protocol, sizeof(v->protocol), "%s", protocol);
 	return 0;
 }
 
@@ -141,7 +153,131 @@ static void vbd_destroy(struct xenbus_dev *dev)
 	blkback_close(v->bb);
 	xenbus_port_unbind(&v->port);
 	xenbus_kick_close(&v->kick);
+	free(v->spec_text);
 	free(v);
+}
+
+/* --- save and restore (docs/migration-stream.md, DEVICE) ---------------- */
+
+static int vbd_quiesce(struct xenbus_dev *dev)
+{
+	struct vbd *v = dev->priv;
+
+	return blkback_quiesce(v->bb);
+}
+
+static void vbd_unquiesce(struct xenbus_dev *dev)
+{
+	struct vbd *v = dev->priv;
+
+	blkback_unquiesce(v->bb);
+}
+
+static int vbd_save(struct xenbus_dev *dev, json_object *rec)
+{
+	struct vbd *v = dev->priv;
+	json_object *ring, *refs;
+	uint32_t req_cons, rsp_prod_pvt;
+	unsigned int i;
+
+	json_object_object_add(rec, "spec",
+			       json_object_new_string(v->spec_text));
+	if (!dev->connected ||
+	    blkback_ring_get(v->bb, &req_cons, &rsp_prod_pvt) < 0)
+		return 0;
+	ring = json_object_new_object();
+	refs = json_object_new_array();
+	for (i = 0; i < v->nr_refs; i++)
+		json_object_array_add(refs, json_object_new_int64(v->refs[i]));
+	json_object_object_add(ring, "ring-ref", refs);
+	json_object_object_add(ring, "event-channel",
+			       json_object_new_int64(v->fe_port));
+	json_object_object_add(ring, "protocol",
+			       json_object_new_string(v->protocol));
+	json_object_object_add(ring, "req_cons",
+			       json_object_new_int64(req_cons));
+	json_object_object_add(ring, "rsp_prod_pvt",
+			       json_object_new_int64(rsp_prod_pvt));
+	json_object_object_add(rec, "ring", ring);
+	return 0;
+}
+
+/* An integer member of o in [0, max]; -EINVAL otherwise. */
+static int vbd_json_uint(json_object *o, const char *key, uint64_t max,
+			 uint64_t *out)
+{
+	json_object *v;
+	int64_t n;
+
+	if (!json_object_object_get_ex(o, key, &v) ||
+	    !json_object_is_type(v, json_type_int))
+		return -EINVAL;
+	n = json_object_get_int64(v);
+	if (n < 0 || (uint64_t)n > max)
+		return -EINVAL;
+	*out = (uint64_t)n;
+	return 0;
+}
+
+/* Back on the saved ring: same grants, same port, same indexes. */
+static int vbd_restore_ring(struct xenbus_dev *dev, json_object *rec)
+{
+	struct vbd *v = dev->priv;
+	grant_ref_t refs[BLKBACK_MAX_RING_PAGES];
+	json_object *ring, *arr, *proto;
+	uint64_t n, ref, port, req_cons, rsp_prod_pvt;
+	const char *protocol = "";
+	unsigned int i;
+	int rc;
+
+	if (!json_object_object_get_ex(rec, "ring", &ring) ||
+	    !json_object_is_type(ring, json_type_object) ||
+	    !json_object_object_get_ex(ring, "ring-ref", &arr) ||
+	    !json_object_is_type(arr, json_type_array))
+		return -EINVAL;
+	n = json_object_array_length(arr);
+	if (n < 1 || n > BLKBACK_MAX_RING_PAGES)
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		json_object *e = json_object_array_get_idx(arr, i);
+
+		if (!json_object_is_type(e, json_type_int) ||
+		    json_object_get_int64(e) < 0 ||
+		    json_object_get_int64(e) > UINT32_MAX)
+			return -EINVAL;
+		ref = (uint64_t)json_object_get_int64(e);
+		refs[i] = (grant_ref_t)ref;
+	}
+	if (vbd_json_uint(ring, "event-channel", EVTCHN_MAX - 1, &port) < 0 ||
+	    vbd_json_uint(ring, "req_cons", UINT32_MAX, &req_cons) < 0 ||
+	    vbd_json_uint(ring, "rsp_prod_pvt", UINT32_MAX, &rsp_prod_pvt) < 0)
+		return -EINVAL;
+	if (json_object_object_get_ex(ring, "protocol", &proto)) {
+		if (!json_object_is_type(proto, json_type_string) ||
+		    json_object_get_string_len(proto) >=
+			    (int)sizeof(v->protocol))
+			return -EINVAL;
+		protocol = json_object_get_string(proto);
+	}
+	rc = xenbus_port_bind(&v->port, &v->kick, (uint32_t)port);
+	if (rc < 0)
+		return rc;
+	rc = blkback_connect(v->bb, refs, (unsigned int)n, protocol);
+	if (rc == 0)
+		rc = blkback_ring_set(v->bb, (uint32_t)req_cons,
+				      (uint32_t)rsp_prod_pvt);
+	if (rc < 0) {
+		(void)blkback_disconnect(v->bb);
+		xenbus_port_unbind(&v->port);
+		return rc;
+	}
+	memcpy(v->refs, refs, n * sizeof(refs[0]));
+	v->nr_refs = (unsigned int)n;
+	v->fe_port = (uint32_t)port;
+	snprintf(v->protocol, sizeof(v->protocol), "%s", protocol);
+	/* What the frontend queued while the domain was away. */
+	blkback_kick(v->bb);
+	return 0;
 }
 
 static const struct xenbus_dev_ops vbd_ops = {
@@ -150,9 +286,14 @@ static const struct xenbus_dev_ops vbd_ops = {
 	.connect = vbd_connect,
 	.disconnect = vbd_disconnect,
 	.destroy = vbd_destroy,
+	.quiesce = vbd_quiesce,
+	.unquiesce = vbd_unquiesce,
+	.save = vbd_save,
+	.restore = vbd_restore_ring,
 };
 
-int vbd_add(struct domain *d, const char *spec)
+/* rec NULL: a new disk; else a saved one's DEVICE record. */
+static int vbd_create(struct domain *d, const char *spec, json_object *rec)
 {
 	struct blkback_env env = {0};
 	char err[256], name[48];
@@ -164,6 +305,11 @@ int vbd_add(struct domain *d, const char *spec)
 		return -ENOMEM;
 	v->d = d;
 	xenbus_kick_clear(&v->kick);
+	v->spec_text = strdup(spec);
+	if (!v->spec_text) {
+		rc = -ENOMEM;
+		goto fail;
+	}
 	if (diskspec_parse(spec, &v->spec, err, sizeof(err)) < 0) {
 		log_errx("--disk %s", err);
 		rc = -EINVAL;
@@ -204,7 +350,9 @@ int vbd_add(struct domain *d, const char *spec)
 			{NULL, NULL},
 		};
 
-		rc = xenbus_dev_add(d, &vbd_ops, v->spec.devid, v, fe, be);
+		rc = rec ? xenbus_dev_restore(d, &vbd_ops, v->spec.devid, v, be,
+					      rec)
+			 : xenbus_dev_add(d, &vbd_ops, v->spec.devid, v, fe, be);
 	}
 	if (rc < 0)
 		goto fail;
@@ -212,9 +360,21 @@ int vbd_add(struct domain *d, const char *spec)
 fail:
 	if (v->bb)
 		blkback_close(v->bb);
+	xenbus_port_unbind(&v->port);
 	xenbus_kick_close(&v->kick);
+	free(v->spec_text);
 	free(v);
 	return rc;
+}
+
+int vbd_add(struct domain *d, const char *spec)
+{
+	return vbd_create(d, spec, NULL);
+}
+
+int vbd_restore(struct domain *d, const char *spec, json_object *rec)
+{
+	return vbd_create(d, spec, rec);
 }
 
 int vbd_remove(struct domain *d, const char *vdev, unsigned int timeout_ms,

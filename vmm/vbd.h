@@ -6,12 +6,20 @@
 #include "xenbus_back.h"
 
 struct domain;
+struct json_object;
 
 /*
  * Opens the image and adds the device (frontend and backend directories,
  * backend in InitWait).  Needs --xenstore.  0 or -errno, with a message.
  */
 int vbd_add(struct domain *d, const char *spec)
+	__attribute__((warn_unused_result));
+
+/*
+ * A disk of a restored domain: as vbd_add(), in the state its DEVICE
+ * record rec says (xenbus_dev_restore()).  0 or -errno, with a message.
+ */
+int vbd_restore(struct domain *d, const char *spec, struct json_object *rec)
 	__attribute__((warn_unused_result));
 
 /*

@@ -24,6 +24,8 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "domain.h"
 #include "log.h"
 #include "netback.h"
@@ -41,6 +43,10 @@ struct vif {
 	struct xenbus_kick kick;
 	/* Dom0's ends; rx bound only if the frontend split its channel. */
 	struct xenbus_port port_tx, port_rx;
+	/* What the frontend named at connect, for a save. */
+	grant_ref_t tx_ref, rx_ref;
+	uint32_t fe_port, fe_port_rx; /* fe_port_rx 0: one channel */
+	struct netback_frontend fe;
 };
 
 /* --- the spec ------------------------------------------------------------- */
@@ -284,6 +290,11 @@ static int vif_connect(struct xenbus_dev *dev)
 		vif_unbind(v);
 		return rc;
 	}
+	v->tx_ref = (grant_ref_t)tx_ref;
+	v->rx_ref = (grant_ref_t)rx_ref;
+	v->fe_port = port;
+	v->fe_port_rx = v->port_rx.dport ? port_rx : 0;
+	v->fe = fe;
 	/* Requests queued before we bound: take them now. */
 	vif_rekick(v);
 	return 0;
@@ -325,12 +336,162 @@ static void vif_destroy(struct xenbus_dev *dev)
 	vif_free(v);
 }
 
+/* --- save and restore (docs/migration-stream.md, DEVICE) ---------------- */
+
+static int vif_quiesce(struct xenbus_dev *dev)
+{
+	struct vif *v = dev->priv;
+
+	netback_quiesce(v->nb);
+	return 0;
+}
+
+static void vif_unquiesce(struct xenbus_dev *dev)
+{
+	struct vif *v = dev->priv;
+
+	netback_unquiesce(v->nb);
+}
+
+static void vif_put_uint(json_object *o, const char *key, uint64_t n)
+{
+	json_object_object_add(o, key, json_object_new_int64((int64_t)n));
+}
+
+/* The spec the device runs with: its MAC included, if it was made up. */
+static void vif_spec_text(const struct vif *v, char *out, size_t size)
+{
+	const uint8_t *m = v->spec.mac;
+	int n;
+
+	n = snprintf(out, size, "mac=%02x:%02x:%02x:%02x:%02x:%02x", m[0],
+		     m[1], m[2], m[3], m[4], m[5]);
+	if (v->spec.bridge[0] && n > 0 && (size_t)n < size)
+		n += snprintf(out + n, size - (size_t)n, ",bridge=%s",
+			      v->spec.bridge);
+	if (n > 0 && (size_t)n < size)
+		snprintf(out + n, size - (size_t)n, ",mtu=%u", v->spec.mtu);
+}
+
+static int vif_save(struct xenbus_dev *dev, json_object *rec)
+{
+	struct vif *v = dev->priv;
+	struct netback_ring_state rs;
+	json_object *ring;
+	char spec[96];
+
+	vif_spec_text(v, spec, sizeof(spec));
+	json_object_object_add(rec, "spec", json_object_new_string(spec));
+	if (!dev->connected || netback_ring_get(v->nb, &rs) < 0)
+		return 0;
+	ring = json_object_new_object();
+	vif_put_uint(ring, "tx-ring-ref", v->tx_ref);
+	vif_put_uint(ring, "rx-ring-ref", v->rx_ref);
+	if (v->fe_port_rx) {
+		vif_put_uint(ring, "event-channel-tx", v->fe_port);
+		vif_put_uint(ring, "event-channel-rx", v->fe_port_rx);
+	} else {
+		vif_put_uint(ring, "event-channel", v->fe_port);
+	}
+	vif_put_uint(ring, "feature-sg", v->fe.rx_sg);
+	vif_put_uint(ring, "feature-rx-notify", v->fe.rx_notify);
+	vif_put_uint(ring, "tx_req_cons", rs.tx_req_cons);
+	vif_put_uint(ring, "tx_rsp_prod_pvt", rs.tx_rsp_prod_pvt);
+	vif_put_uint(ring, "rx_req_cons", rs.rx_req_cons);
+	vif_put_uint(ring, "rx_rsp_prod_pvt", rs.rx_rsp_prod_pvt);
+	vif_put_uint(ring, "tx_skip", rs.tx_skip);
+	json_object_object_add(rec, "ring", ring);
+	return 0;
+}
+
+/* An integer member of o in [0, max]; absent: -ENOENT. */
+static int vif_json_uint(json_object *o, const char *key, uint64_t max,
+			 uint64_t *out)
+{
+	json_object *v;
+	int64_t n;
+
+	if (!json_object_object_get_ex(o, key, &v))
+		return -ENOENT;
+	if (!json_object_is_type(v, json_type_int))
+		return -EINVAL;
+	n = json_object_get_int64(v);
+	if (n < 0 || (uint64_t)n > max)
+		return -EINVAL;
+	*out = (uint64_t)n;
+	return 0;
+}
+
+static int vif_restore_ring(struct xenbus_dev *dev, json_object *rec)
+{
+	struct vif *v = dev->priv;
+	struct netback_ring_state rs;
+	uint64_t tx, rx, port, port_rx = 0, sg, notify, n[5];
+	json_object *ring;
+	int rc;
+
+	if (!json_object_object_get_ex(rec, "ring", &ring) ||
+	    !json_object_is_type(ring, json_type_object) ||
+	    vif_json_uint(ring, "tx-ring-ref", UINT32_MAX, &tx) < 0 ||
+	    vif_json_uint(ring, "rx-ring-ref", UINT32_MAX, &rx) < 0 ||
+	    vif_json_uint(ring, "feature-sg", 1, &sg) < 0 ||
+	    vif_json_uint(ring, "feature-rx-notify", 1, &notify) < 0 ||
+	    vif_json_uint(ring, "tx_req_cons", UINT32_MAX, &n[0]) < 0 ||
+	    vif_json_uint(ring, "tx_rsp_prod_pvt", UINT32_MAX, &n[1]) < 0 ||
+	    vif_json_uint(ring, "rx_req_cons", UINT32_MAX, &n[2]) < 0 ||
+	    vif_json_uint(ring, "rx_rsp_prod_pvt", UINT32_MAX, &n[3]) < 0 ||
+	    vif_json_uint(ring, "tx_skip", 1, &n[4]) < 0)
+		return -EINVAL;
+	if (vif_json_uint(ring, "event-channel", EVTCHN_MAX - 1, &port) < 0 &&
+	    (vif_json_uint(ring, "event-channel-tx", EVTCHN_MAX - 1, &port) <
+		     0 ||
+	     vif_json_uint(ring, "event-channel-rx", EVTCHN_MAX - 1,
+			   &port_rx) < 0 ||
+	     !port_rx))
+		return -EINVAL;
+	rs = (struct netback_ring_state){
+		.tx_req_cons = (uint32_t)n[0],
+		.tx_rsp_prod_pvt = (uint32_t)n[1],
+		.rx_req_cons = (uint32_t)n[2],
+		.rx_rsp_prod_pvt = (uint32_t)n[3],
+		.tx_skip = n[4] != 0,
+	};
+	v->fe = (struct netback_frontend){.rx_sg = sg, .rx_notify = notify};
+	rc = xenbus_port_bind(&v->port_tx, &v->kick, (uint32_t)port);
+	if (rc == 0 && port_rx)
+		rc = xenbus_port_bind(&v->port_rx, &v->kick,
+				      (uint32_t)port_rx);
+	if (rc == 0)
+		rc = netback_connect(v->nb, (grant_ref_t)tx, (grant_ref_t)rx,
+				     &v->fe);
+	if (rc == 0) {
+		rc = netback_ring_set(v->nb, &rs);
+		if (rc < 0)
+			netback_disconnect(v->nb);
+	}
+	if (rc < 0) {
+		vif_unbind(v);
+		return rc;
+	}
+	v->tx_ref = (grant_ref_t)tx;
+	v->rx_ref = (grant_ref_t)rx;
+	v->fe_port = (uint32_t)port;
+	v->fe_port_rx = (uint32_t)port_rx;
+	/* What the frontend queued while the domain was away. */
+	vif_rekick(v);
+	return 0;
+}
+
 static const struct xenbus_dev_ops vif_ops = {
     .type = "vif",
     .features = vif_features,
     .connect = vif_connect,
     .disconnect = vif_disconnect,
     .destroy = vif_destroy,
+    .quiesce = vif_quiesce,
+    .unquiesce = vif_unquiesce,
+    .save = vif_save,
+    .restore = vif_restore_ring,
 };
 
 /*
@@ -367,10 +528,18 @@ static int vif_open_host(struct vif *v)
 	return nethost_slirp_open(&v->host, &c);
 }
 
-int vif_add(struct domain *d, const char *spec, unsigned int *devid)
+/*
+ * rec NULL: a new vif, numbered by vif_next_devid(); else a saved one's
+ * DEVICE record: its devid, and its MAC unless the spec names one.
+ */
+static int vif_create(struct domain *d, const char *spec, json_object *rec,
+		      unsigned int *devid)
 {
 	struct netback_env env = {0};
 	char err[160], name[48], mac[24], handle[12], mtu[12];
+	struct vif_spec saved;
+	json_object *o;
+	uint64_t id;
 	struct vif *v;
 	int rc;
 
@@ -384,6 +553,22 @@ int vif_add(struct domain *d, const char *spec, unsigned int *devid)
 		log_errx("--vif %s", err);
 		rc = -EINVAL;
 		goto fail;
+	}
+	if (rec) {
+		if (vif_json_uint(rec, "devid", XENBUS_MAX_DEVS * 64, &id) < 0 ||
+		    !json_object_object_get_ex(rec, "spec", &o) ||
+		    !json_object_is_type(o, json_type_string) ||
+		    vif_parse_spec(json_object_get_string(o), &saved, err,
+				   sizeof(err)) < 0) {
+			log_errx("vif: a saved vif without a devid or spec");
+			rc = -EINVAL;
+			goto fail;
+		}
+		v->devid = (unsigned int)id;
+		if (!v->spec.has_mac && saved.has_mac) {
+			memcpy(v->spec.mac, saved.mac, 6);
+			v->spec.has_mac = true;
+		}
 	}
 	if (!v->spec.has_mac) {
 		rc = vif_random_mac(v->spec.mac);
@@ -439,8 +624,11 @@ int vif_add(struct domain *d, const char *spec, unsigned int *devid)
 		    {NULL, NULL},
 		};
 
-		rc = xenbus_dev_add(d, &vif_ops, v->devid, v, fe,
-				    v->spec.bridge[0] ? be_bridge : be_user);
+		const struct xenbus_kv *be =
+			v->spec.bridge[0] ? be_bridge : be_user;
+
+		rc = rec ? xenbus_dev_restore(d, &vif_ops, v->devid, v, be, rec)
+			 : xenbus_dev_add(d, &vif_ops, v->devid, v, fe, be);
 	}
 	if (rc < 0)
 		goto fail;
@@ -454,6 +642,16 @@ int vif_add(struct domain *d, const char *spec, unsigned int *devid)
 fail:
 	vif_free(v);
 	return rc;
+}
+
+int vif_add(struct domain *d, const char *spec, unsigned int *devid)
+{
+	return vif_create(d, spec, NULL, devid);
+}
+
+int vif_restore(struct domain *d, const char *spec, json_object *rec)
+{
+	return vif_create(d, spec, rec, NULL);
 }
 
 int vif_remove(struct domain *d, unsigned int devid, unsigned int timeout_ms,

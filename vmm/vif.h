@@ -17,6 +17,7 @@
 #include "xenbus_back.h"
 
 struct domain;
+struct json_object;
 
 struct vif_spec {
 	uint8_t mac[6];
@@ -40,6 +41,14 @@ int vif_parse_spec(const char *spec, struct vif_spec *out, char *err,
  * NULL).  Needs --xenstore.  0 or -errno, with a message.
  */
 int vif_add(struct domain *d, const char *spec, unsigned int *devid)
+    __attribute__((warn_unused_result));
+
+/*
+ * A vif of a restored domain: as vif_add(), numbered as its DEVICE
+ * record rec says, with the record's MAC when the spec names none, in
+ * the saved state (xenbus_dev_restore()).  0 or -errno, with a message.
+ */
+int vif_restore(struct domain *d, const char *spec, struct json_object *rec)
     __attribute__((warn_unused_result));
 
 /*

@@ -21,6 +21,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
 #include <xenstore.h>
 
 #include "domain.h"
@@ -394,9 +395,10 @@ static bool xenbus_write_kv(struct xs_handle *h, xs_transaction_t t,
  * guest's (dom0 reads it), the backend directory dom0's (the guest reads
  * it); each names the other.
  */
-static int xenbus_write_dirs(struct xenbus_dev *dev,
+static int xenbus_write_dirs(struct xenbus_dev *dev, bool with_fe,
 			     const struct xenbus_kv *fe_keys,
-			     const struct xenbus_kv *be_keys)
+			     const struct xenbus_kv *be_keys,
+			     enum xenbus_state be_state)
 {
 	unsigned int domid = dev->d->xen.domid;
 	struct xs_permissions fe_perms[2] = {
@@ -408,13 +410,14 @@ static int xenbus_write_dirs(struct xenbus_dev *dev,
 		{.id = domid, .perms = XS_PERM_READ},
 	};
 	struct xs_handle *h = xenbus_xsh(dev);
-	char id[16], devid[16], state[4];
+	char id[16], devid[16], state[4], bstate[4];
 	xs_transaction_t t;
 	int tries;
 
 	snprintf(id, sizeof(id), "%u", domid);
 	snprintf(devid, sizeof(devid), "%u", dev->devid);
 	snprintf(state, sizeof(state), "%u", XenbusStateInitialising);
+	snprintf(bstate, sizeof(bstate), "%u", (unsigned int)be_state);
 	{
 		const struct xenbus_kv fe[] = {
 			{"backend", dev->be_path}, {"backend-id", "0"},
@@ -423,7 +426,7 @@ static int xenbus_write_dirs(struct xenbus_dev *dev,
 		};
 		const struct xenbus_kv be[] = {
 			{"frontend", dev->fe_path}, {"frontend-id", id},
-			{"online", "1"},	    {"state", state},
+			{"online", "1"},	    {"state", bstate},
 			{NULL, NULL},
 		};
 
@@ -431,14 +434,16 @@ static int xenbus_write_dirs(struct xenbus_dev *dev,
 			t = xs_transaction_start(h);
 			if (t == XBT_NULL)
 				break;
-			if (!xs_write(h, t, dev->fe_path, "", 0) ||
-			    !xs_set_permissions(h, t, dev->fe_path, fe_perms,
-						2) ||
+			/* A restored frontend's directory is the guest's. */
+			if ((with_fe &&
+			     (!xs_write(h, t, dev->fe_path, "", 0) ||
+			      !xs_set_permissions(h, t, dev->fe_path, fe_perms,
+						  2) ||
+			      !xenbus_write_kv(h, t, dev->fe_path, fe) ||
+			      !xenbus_write_kv(h, t, dev->fe_path, fe_keys))) ||
 			    !xs_write(h, t, dev->be_path, "", 0) ||
 			    !xs_set_permissions(h, t, dev->be_path, be_perms,
 						2) ||
-			    !xenbus_write_kv(h, t, dev->fe_path, fe) ||
-			    !xenbus_write_kv(h, t, dev->fe_path, fe_keys) ||
 			    !xenbus_write_kv(h, t, dev->be_path, be) ||
 			    !xenbus_write_kv(h, t, dev->be_path, be_keys)) {
 				(void)xs_transaction_end(h, t, true);
@@ -468,29 +473,34 @@ static int xenbus_back_watching(struct domain *d)
 	return 0;
 }
 
-int xenbus_dev_add(struct domain *d, const struct xenbus_dev_ops *ops,
-		   unsigned int devid, void *priv,
-		   const struct xenbus_kv *fe_keys,
-		   const struct xenbus_kv *be_keys)
+/* A new device's record, not listed yet: NULL and -errno in *rc. */
+static struct xenbus_dev *xenbus_dev_new(struct domain *d,
+					 const struct xenbus_dev_ops *ops,
+					 unsigned int devid, void *priv, int *rc)
 {
 	struct xenbus_back *xb = &d->xenbus;
 	struct xenbus_dev *dev;
-	char path[160];
-	int rc;
 
+	*rc = 0;
 	if (!d->xs.xsh) {
 		log_errx("xenbus: %s devices need --xenstore", ops->type);
-		return -ENOTCONN;
+		*rc = -ENOTCONN;
+		return NULL;
 	}
-	if (xb->nr_devs == XENBUS_MAX_DEVS)
-		return -ENOSPC;
+	if (xb->nr_devs == XENBUS_MAX_DEVS) {
+		*rc = -ENOSPC;
+		return NULL;
+	}
 	if (xenbus_dev_exists(d, ops->type, devid)) {
 		log_errx("xenbus: %s %u exists already", ops->type, devid);
-		return -EEXIST;
+		*rc = -EEXIST;
+		return NULL;
 	}
 	dev = calloc(1, sizeof(*dev));
-	if (!dev)
-		return -ENOMEM;
+	if (!dev) {
+		*rc = -ENOMEM;
+		return NULL;
+	}
 	dev->d = d;
 	dev->ops = ops;
 	dev->priv = priv;
@@ -505,7 +515,24 @@ int xenbus_dev_add(struct domain *d, const struct xenbus_dev_ops *ops,
 	snprintf(dev->token, sizeof(dev->token), "xb-%s-%u", ops->type,
 		 devid);
 	dev->be_state = XenbusStateInitialising;
-	rc = xenbus_write_dirs(dev, fe_keys, be_keys);
+	return dev;
+}
+
+static int xenbus_dev_watch(struct domain *d, struct xenbus_dev *dev);
+
+int xenbus_dev_add(struct domain *d, const struct xenbus_dev_ops *ops,
+		   unsigned int devid, void *priv,
+		   const struct xenbus_kv *fe_keys,
+		   const struct xenbus_kv *be_keys)
+{
+	struct xenbus_dev *dev;
+	int rc;
+
+	dev = xenbus_dev_new(d, ops, devid, priv, &rc);
+	if (!dev)
+		return rc;
+	rc = xenbus_write_dirs(dev, true, fe_keys, be_keys,
+			       XenbusStateInitialising);
 	if (rc == 0)
 		rc = ops->features(dev);
 	if (rc == 0)
@@ -515,6 +542,16 @@ int xenbus_dev_add(struct domain *d, const struct xenbus_dev_ops *ops,
 		return rc;
 	}
 	xenbus_set_state(dev, XenbusStateInitWait);
+	return xenbus_dev_watch(d, dev);
+}
+
+/* Watches the frontend's state and lists dev; frees it on failure. */
+static int xenbus_dev_watch(struct domain *d, struct xenbus_dev *dev)
+{
+	struct xenbus_back *xb = &d->xenbus;
+	const struct xenbus_dev_ops *ops = dev->ops;
+	char path[160];
+
 	snprintf(path, sizeof(path), "%s/state", dev->fe_path);
 	/*
 	 * The watch fires once at once: the first step reads the state.
@@ -531,8 +568,63 @@ int xenbus_dev_add(struct domain *d, const struct xenbus_dev_ops *ops,
 	}
 	xb->devs[xb->nr_devs++] = dev;
 	pthread_mutex_unlock(&xb->lock);
-	log_info("xenbus: %s %u: %s", ops->type, devid, dev->be_path);
+	log_info("xenbus: %s %u: %s", ops->type, dev->devid, dev->be_path);
 	return 0;
+}
+
+int xenbus_dev_restore(struct domain *d, const struct xenbus_dev_ops *ops,
+		       unsigned int devid, void *priv,
+		       const struct xenbus_kv *be_keys, json_object *rec)
+{
+	enum xenbus_state st = XenbusStateInitWait;
+	struct xenbus_dev *dev;
+	json_object *v;
+	int64_t n;
+	int rc;
+
+	if (json_object_object_get_ex(rec, "state", &v) &&
+	    json_object_is_type(v, json_type_int)) {
+		n = json_object_get_int64(v);
+		if (n >= XenbusStateInitWait && n <= XenbusStateClosed &&
+		    n != XenbusStateInitialised)
+			st = (enum xenbus_state)n;
+	}
+	if (!ops->restore) {
+		log_errx("xenbus: restoring a domain with %s devices is not "
+			 "supported yet",
+			 ops->type);
+		return -EOPNOTSUPP;
+	}
+	dev = xenbus_dev_new(d, ops, devid, priv, &rc);
+	if (!dev)
+		return rc;
+	/*
+	 * The backend's directory as it was; its feature keys written
+	 * before the state, as at the first connection.
+	 */
+	rc = xenbus_write_dirs(dev, false, NULL, be_keys,
+			       XenbusStateInitialising);
+	if (rc == 0)
+		rc = ops->features(dev);
+	if (rc == 0 && st == XenbusStateConnected) {
+		rc = ops->restore(dev, rec);
+		if (rc < 0)
+			log_errx("xenbus: %s %u: its saved ring cannot be "
+				 "taken up: %s",
+				 ops->type, devid, strerror(-rc));
+		else
+			dev->connected = true;
+	}
+	if (rc == 0)
+		rc = xenbus_back_watching(d);
+	if (rc < 0) {
+		if (dev->connected)
+			(void)ops->disconnect(dev);
+		free(dev);
+		return rc;
+	}
+	xenbus_set_state(dev, st);
+	return xenbus_dev_watch(d, dev);
 }
 
 bool xenbus_dev_exists(struct domain *d, const char *type,

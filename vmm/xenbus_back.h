@@ -39,6 +39,7 @@
 #define XENBUS_MAX_DEVS 16
 
 struct domain;
+struct json_object;
 struct xenbus_dev;
 
 /* A removal is over: device and directories are gone (xenbus_dev_remove). */
@@ -58,6 +59,19 @@ struct xenbus_dev_ops {
 	int (*disconnect)(struct xenbus_dev *dev);
 	/* The device goes away with the domain. */
 	void (*destroy)(struct xenbus_dev *dev);
+	/*
+	 * Save and restore (docs/migration-stream.md, DEVICE); NULL when
+	 * the type cannot be saved.  With the domain paused, quiesce()
+	 * finishes the I/O in flight and takes no more (it may wait);
+	 * unquiesce() serves again (a checkpoint, a failed save).  save()
+	 * adds "spec" and, while connected, "ring" to the DEVICE object.
+	 * restore() is given that object on a device re-created in its
+	 * saved state: it maps the same rings and binds the same ports.
+	 */
+	int (*quiesce)(struct xenbus_dev *dev);
+	void (*unquiesce)(struct xenbus_dev *dev);
+	int (*save)(struct xenbus_dev *dev, struct json_object *rec);
+	int (*restore)(struct xenbus_dev *dev, struct json_object *rec);
 };
 
 /* A key and value for the directories the toolstack writes. */
@@ -131,6 +145,31 @@ void xenbus_back_init(struct xenbus_back *xb);
  * removal's done() is called.
  */
 void xenbus_back_destroy(struct domain *d);
+
+/*
+ * Save (loop thread, domain paused): quiesce every device (-EBUSY while
+ * one is being detached, -EOPNOTSUPP for a type without save, the
+ * reason in err), then one DEVICE object per device appended to the
+ * JSON array `out`: type, devid, state and what the type's save() adds.
+ * unquiesce: after the save, whatever its outcome.
+ */
+int xenbus_back_quiesce(struct domain *d, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+void xenbus_back_unquiesce(struct domain *d);
+int xenbus_back_save(struct domain *d, struct json_object *out)
+	__attribute__((warn_unused_result));
+/*
+ * Restore: adds a device as xenbus_dev_add() does, but in the state rec
+ * (a DEVICE object) says: the frontend's directory is the guest's and
+ * came back with its XenStore subtree; the backend's is written afresh
+ * with the saved state, and, if it was Connected, ops->restore()
+ * reconnects to the same rings.  0 or -errno (logged).
+ */
+int xenbus_dev_restore(struct domain *d, const struct xenbus_dev_ops *ops,
+		       unsigned int devid, void *priv,
+		       const struct xenbus_kv *be_keys,
+		       struct json_object *rec)
+	__attribute__((warn_unused_result));
 
 /* A disconnect that returned -EINPROGRESS has finished. */
 void xenbus_dev_disconnected(struct xenbus_dev *dev);

@@ -10,6 +10,12 @@
  *   4. the home directory and /vm/<uuid>, in one transaction;
  *   5. XS_INTRODUCE: xenstored serves the ring and fires @introduceDomain.
  *
+ * A restored domain (xs_domain_restore) has its ring and port already:
+ * step 2 binds our end to the saved port, step 3 is left out (the ring's
+ * contents and the params came with the save), step 4 writes the saved
+ * home and /vm/<uuid> under the new id (xs_save.c), and after step 5 the
+ * guest's watches are set again.
+ *
  * If xenstored restarts, our hv.sock connection ends: we register again
  * (every 200 ms until it answers) and xenstored, which kept the domain in
  * its journal, serves the ring again.  On the way out the home directory
@@ -324,10 +330,11 @@ static int xs_domain_open_fds(struct domain *d, struct xs_domain *x)
 	return 0;
 }
 
-int xs_domain_setup(struct domain *d, const char *name, const char *uuid)
+/* Step 1 of a setup and of a restore: names, paths, registration. */
+static int xs_domain_begin(struct domain *d, const char *name,
+			   const char *uuid)
 {
 	struct xs_domain *x = &d->xs;
-	char sock[256];
 	int rc;
 
 	x->enabled = true;
@@ -348,8 +355,6 @@ int xs_domain_setup(struct domain *d, const char *name, const char *uuid)
 		log_errx("xenstore: XENIA_RUNDIR is too long for a socket path");
 		return -ENAMETOOLONG;
 	}
-	snprintf(sock, sizeof(sock), "%s/xenstored/socket", xs_rundir());
-
 	rc = xs_domain_open_fds(d, x);
 	if (rc < 0)
 		return rc;
@@ -366,7 +371,33 @@ int xs_domain_setup(struct domain *d, const char *name, const char *uuid)
 	x->hv_src.fd = x->hv_fd;
 	if (loop_add(&d->loop, &x->hv_src) < 0)
 		return -EIO;
+	return 0;
+}
 
+/* libxenstore finds the socket in XENSTORED_PATH. */
+static int xs_domain_connect(struct xs_domain *x)
+{
+	char sock[256];
+
+	snprintf(sock, sizeof(sock), "%s/xenstored/socket", xs_rundir());
+	if (setenv("XENSTORED_PATH", sock, 1) < 0)
+		return -errno;
+	x->xsh = xs_open(0);
+	if (!x->xsh) {
+		log_err("xenstore: connecting to %s", sock);
+		return -EIO;
+	}
+	return 0;
+}
+
+int xs_domain_setup(struct domain *d, const char *name, const char *uuid)
+{
+	struct xs_domain *x = &d->xs;
+	int rc;
+
+	rc = xs_domain_begin(d, name, uuid);
+	if (rc < 0)
+		return rc;
 	rc = xs_store_port(d, x);
 	if (rc < 0) {
 		log_errx("xenstore: no event channel for the ring");
@@ -380,14 +411,9 @@ int xs_domain_setup(struct domain *d, const char *name, const char *uuid)
 	d->xen.hvm_params[HVM_PARAM_STORE_EVTCHN] = x->store_port;
 	pthread_mutex_unlock(&d->xen.lock);
 
-	/* libxenstore finds the socket in XENSTORED_PATH. */
-	if (setenv("XENSTORED_PATH", sock, 1) < 0)
-		return -errno;
-	x->xsh = xs_open(0);
-	if (!x->xsh) {
-		log_err("xenstore: connecting to %s", sock);
-		return -EIO;
-	}
+	rc = xs_domain_connect(x);
+	if (rc < 0)
+		return rc;
 	rc = xs_write_home(d, x);
 	if (rc < 0)
 		return rc;
@@ -401,6 +427,131 @@ int xs_domain_setup(struct domain *d, const char *name, const char *uuid)
 		 ", port %u",
 		 d->xen.domid, x->name, x->home,
 		 mem_special_gfn(d, MEM_SPECIAL_STORE), x->store_port);
+	return 0;
+}
+
+/*
+ * What a restored home must say about this instance whatever was saved:
+ * its id, name and uuid, where its rings and ports are, its console's
+ * pty.  Written after the saved nodes, in the same transaction.
+ */
+static bool xs_write_identity(struct domain *d, struct xs_domain *x,
+			      xs_transaction_t t)
+{
+	unsigned int id = d->xen.domid;
+	struct xs_handle *h = x->xsh;
+	char path[128], val[64];
+	bool ok = true;
+
+#define NODE(sub, value)                                                      \
+	(snprintf(path, sizeof(path), "%s%s", x->home, sub),                  \
+	 ok = ok && xs_node(h, t, path, value, 0, id))
+
+	NODE("", "");
+	snprintf(val, sizeof(val), "%u", id);
+	NODE("/domid", val);
+	NODE("/name", x->name);
+	NODE("/vm", x->vm_path);
+	snprintf(val, sizeof(val), "%u", x->store_port);
+	NODE("/store/port", val);
+	snprintf(val, sizeof(val), "%" PRIu64,
+		 mem_special_gfn(d, MEM_SPECIAL_STORE));
+	NODE("/store/ring-ref", val);
+	/* The console's backend binds the loaded port after this. */
+	pthread_mutex_lock(&d->xen.lock);
+	snprintf(val, sizeof(val), "%" PRIu64,
+		 d->xen.hvm_params[HVM_PARAM_CONSOLE_EVTCHN]);
+	pthread_mutex_unlock(&d->xen.lock);
+	NODE("/console/port", val);
+	snprintf(val, sizeof(val), "%" PRIu64,
+		 mem_special_gfn(d, MEM_SPECIAL_CONSOLE));
+	NODE("/console/ring-ref", val);
+	if (d->cons.tty[0])
+		NODE("/console/tty", d->cons.tty);
+#undef NODE
+	snprintf(path, sizeof(path), "%s/console/tty", x->home);
+	if (ok && !d->cons.tty[0])
+		(void)xs_rm(h, t, path); /* the old pty is not ours */
+	ok = ok && xs_node(h, t, x->vm_path, "", 0, id);
+	snprintf(path, sizeof(path), "%s/name", x->vm_path);
+	ok = ok && xs_node(h, t, path, x->name, 0, id);
+	snprintf(path, sizeof(path), "%s/uuid", x->vm_path);
+	ok = ok && xs_node(h, t, path, x->uuid, 0, id);
+	return ok;
+}
+
+static int xs_restore_home(struct domain *d, struct xs_domain *x,
+			   const struct xs_saved *saved)
+{
+	xs_transaction_t t;
+	int tries;
+
+	for (tries = 0; tries < XS_TXN_TRIES; tries++) {
+		t = xs_transaction_start(x->xsh);
+		if (t == XBT_NULL)
+			break;
+		if (!xs_saved_write(d, t, saved) ||
+		    !xs_write_identity(d, x, t)) {
+			(void)xs_transaction_end(x->xsh, t, true);
+			return -EIO; /* logged */
+		}
+		if (xs_transaction_end(x->xsh, t, false))
+			return 0;
+		if (errno != EAGAIN)
+			break;
+	}
+	log_err("xenstore: writing %s", x->home);
+	return -EIO;
+}
+
+int xs_domain_restore(struct domain *d, const char *name, const char *uuid,
+		      const struct xs_saved *saved)
+{
+	struct xs_domain *x = &d->xs;
+	uint64_t gfn, port;
+	int rc, dport;
+
+	pthread_mutex_lock(&d->xen.lock);
+	gfn = d->xen.hvm_params[HVM_PARAM_STORE_PFN];
+	port = d->xen.hvm_params[HVM_PARAM_STORE_EVTCHN];
+	pthread_mutex_unlock(&d->xen.lock);
+	/* The guest keeps its ring where it was: it must be our page. */
+	if (gfn != mem_special_gfn(d, MEM_SPECIAL_STORE) || !port ||
+	    port >= EVTCHN_MAX) {
+		log_errx("xenstore: the saved domain's XenStore ring (gfn "
+			 "0x%" PRIx64 ", port %" PRIu64 ") is not where this "
+			 "VMM keeps it: was it saved without --xenstore?",
+			 gfn, port);
+		return -EINVAL;
+	}
+	rc = xs_domain_begin(d, name, uuid);
+	if (rc < 0)
+		return rc;
+	dport = evtchn_backend_bind(d, (uint32_t)port, x->kick_fd);
+	if (dport < 0) {
+		log_errx("xenstore: the saved XenStore port %" PRIu64 " is not "
+			 "one unbound to domain 0",
+			 port);
+		return dport;
+	}
+	x->store_port = (uint32_t)port;
+	x->store_dport = (uint32_t)dport;
+	rc = xs_domain_connect(x);
+	if (rc == 0)
+		rc = xs_restore_home(d, x, saved);
+	if (rc < 0)
+		return rc;
+	if (!xs_introduce_domain(x->xsh, d->xen.domid, gfn, x->store_port)) {
+		log_err("xenstore: XS_INTRODUCE of domain %u", d->xen.domid);
+		return -EIO;
+	}
+	rc = xs_saved_watches_restore(d, saved);
+	if (rc < 0)
+		return rc;
+	log_info("xenstore: domain %u '%s' restored at %s (saved as domain "
+		 "%u), ring gfn 0x%" PRIx64 ", port %u",
+		 d->xen.domid, x->name, x->home, saved->domid, gfn,
+		 x->store_port);
 	return 0;
 }
 

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../common/log.h"
@@ -75,6 +76,100 @@ static int control_checkpoint(struct xs_store *s, const char **argv,
 	return xs_store_checkpoint(s);
 }
 
+/*
+ * A domain's watches, for the toolstack that saves and restores it
+ * (docs/migration-stream.md, XENSTORE): the guest's connection is
+ * xenstored's, and a restored guest must find its watches in place.
+ *
+ * "watch-get DOMID N": watch N of the domain's ring connection, as
+ * "PATH\0TOKEN\0", PATH relative to the domain's home for a watch the
+ * guest set with a relative path; ENOENT past the last one.
+ */
+static int control_watch_conn(struct xs_store *s, const char *id,
+			      struct xs_conn **c, uint32_t *domid)
+{
+	struct xs_domain *d;
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(id, &end, 10);
+	if (errno || *end || !*id || v == 0 || v >= XS_DOMID_LIMIT)
+		return -EINVAL;
+	d = domain_get(s, (uint32_t)v);
+	if (!d || !d->conn)
+		return -ENOENT;
+	*c = d->conn;
+	*domid = (uint32_t)v;
+	return 0;
+}
+
+static int control_watch_get(struct xs_store *s, const char **argv,
+			     unsigned int argc, struct buf *out)
+{
+	struct xs_conn *c;
+	struct xs_watch *w;
+	unsigned long n, i = 0;
+	uint32_t domid;
+	char *end;
+	int err;
+
+	if (argc != 3)
+		return -EINVAL;
+	err = control_watch_conn(s, argv[1], &c, &domid);
+	if (err)
+		return err;
+	errno = 0;
+	n = strtoul(argv[2], &end, 10);
+	if (errno || *end || !*argv[2])
+		return -EINVAL;
+	list_for_each_entry(w, &c->watches, conn_link) {
+		if (i++ != n)
+			continue;
+		if (buf_append(out, w->path + w->relative_off,
+			       strlen(w->path + w->relative_off) + 1) ||
+		    buf_append(out, w->token, strlen(w->token) + 1))
+			return -ENOMEM;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+/*
+ * "watch-restore DOMID PATH TOKEN": sets a watch on the domain's ring
+ * connection as if the guest had sent XS_WATCH (a relative PATH is
+ * relative to its home), and fires it once, as XS_WATCH does: the guest
+ * looks at what it watches, so nothing missed meanwhile is lost.
+ */
+static int control_watch_restore(struct xs_store *s, const char **argv,
+				 unsigned int argc, struct buf *out)
+{
+	struct xs_conn *c;
+	struct xs_watch *w;
+	uint32_t domid, rel = 0;
+	char *path;
+	int err;
+
+	(void)out;
+	if (argc != 4)
+		return -EINVAL;
+	err = control_watch_conn(s, argv[1], &c, &domid);
+	if (err)
+		return err;
+	path = xs_path_canonical(domid, argv[2], true, &err);
+	if (!path)
+		return -err;
+	if (argv[2][0] != '/' && argv[2][0] != '@')
+		rel = (uint32_t)(strlen(path) - strlen(argv[2]));
+	err = watch_add(c, path, argv[3], rel);
+	free(path);
+	if (err)
+		return err == -EEXIST ? 0 : err;
+	w = list_entry(c->watches.prev, struct xs_watch, conn_link);
+	(void)watch_send_event(c, w, w->path);
+	return 0;
+}
+
 static const struct {
 	const char *name;
 	const char *help;
@@ -89,6 +184,10 @@ static const struct {
 	 control_stats},
 	{"checkpoint", "write a snapshot and start a fresh log",
 	 control_checkpoint},
+	{"watch-get", "<domid> <n>: a domain's watch n (path, token)",
+	 control_watch_get},
+	{"watch-restore", "<domid> <path> <token>: set a domain's watch",
+	 control_watch_restore},
 };
 
 #define NCMDS (sizeof(control_cmds) / sizeof(control_cmds[0]))

@@ -305,12 +305,12 @@ def test_bad_requests_get_errors(domains):
         "\"devid\": an integer is needed"
     assert error_for(b"{\"cmd\": \"disk-detach\", \"vdev\": \"xvdb\", "
                      b"\"force\": 1}") == "\"force\": true or false"
-    # Over 4 KiB: an error at its newline, and the next line is served.
-    big = b"{\"cmd\": \"info\", \"pad\": \"" + b"x" * 5000 + b"\"}"
-    assert error_for(big) == "request line over 4096 bytes"
+    # Over 1 MiB: an error at its newline, and the next line is served.
+    big = b"{\"cmd\": \"info\", \"pad\": \"" + b"x" * (1 << 20) + b"\"}"
+    assert error_for(big) == "request line over 1 MiB"
     assert c.req({"cmd": "info"})["ok"] is True
     # Just under the limit is a request like any other.
-    pad = 4096 - len(b"{\"cmd\": \"info\", \"pad\": \"\"}")
+    pad = (1 << 20) - len(b"{\"cmd\": \"info\", \"pad\": \"\"}")
     c.send_raw(b"{\"cmd\": \"info\", \"pad\": \"" + b"y" * pad + b"\"}\n")
     assert c.reply()["ok"] is True
     # Blank lines are not requests; pipelined ones are answered in order.
