@@ -198,6 +198,28 @@ static int store_spawn(const char *sock)
 	return -ETIMEDOUT;
 }
 
+/* xenstored on sock (started when none answers), and Dom0's entries. */
+static int store_open(const char *sock)
+{
+	int rc;
+
+	if (!store_answers(sock)) {
+		rc = store_spawn(sock);
+		if (rc < 0)
+			return rc;
+	}
+	xend.xs = xs_open(0);
+	if (!xend.xs) {
+		log_err("store: connecting to %s", sock);
+		return -EIO;
+	}
+	/* Dom0's own entries, as Xen's toolstack writes them. */
+	if (store_write("Domain-0", "/local/domain/0/name") < 0 ||
+	    store_write("0", "/local/domain/0/domid") < 0)
+		return -EIO;
+	return 0;
+}
+
 /*
  * Once a tick: is xenstored still there?  If it died (xend's own child is
  * reaped here), start it again, reconnect, and say so: the caller writes
@@ -223,45 +245,20 @@ int store_check(void)
 	if (xend_path(sock, sizeof(sock), "xenstored/socket") < 0)
 		return -ENAMETOOLONG;
 	log_warnx("store: lost xenstored; starting or reconnecting");
-	if (!store_answers(sock)) {
-		rc = store_spawn(sock);
-		if (rc < 0)
-			return rc;
-	}
 	xs_close(xend.xs);
-	xend.xs = xs_open(0);
-	if (!xend.xs) {
-		log_err("store: reconnecting to %s", sock);
-		return -EIO;
-	}
-	if (store_write("Domain-0", "/local/domain/0/name") < 0 ||
-	    store_write("0", "/local/domain/0/domid") < 0)
-		return -EIO;
-	return 1;
+	xend.xs = NULL;
+	rc = store_open(sock);
+	return rc < 0 ? rc : 1;
 }
 
 int store_connect(void)
 {
 	char sock[STORE_PATH_MAX];
-	int rc;
 
 	if (xend_path(sock, sizeof(sock), "xenstored/socket") < 0)
 		return -ENAMETOOLONG;
-	if (!store_answers(sock)) {
-		rc = store_spawn(sock);
-		if (rc < 0)
-			return rc;
-	}
+	/* libxenstore finds the socket in XENSTORED_PATH. */
 	if (setenv("XENSTORED_PATH", sock, 1) < 0)
 		return -errno;
-	xend.xs = xs_open(0);
-	if (!xend.xs) {
-		log_err("store: connecting to %s", sock);
-		return -EIO;
-	}
-	/* Dom0's own entries, as Xen's toolstack writes them. */
-	if (store_write("Domain-0", "/local/domain/0/name") < 0 ||
-	    store_write("0", "/local/domain/0/domid") < 0)
-		return -EIO;
-	return 0;
+	return store_open(sock);
 }
