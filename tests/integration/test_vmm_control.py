@@ -29,12 +29,32 @@ from test_vmm_xenbus import Store
 XVDB = 51728
 
 
-def _need_control():
+def need_vmm_option(option):
+    """Skip, saying why, when this xenia-vmm lacks a command-line option."""
     _need_guest()
     h = subprocess.run([str(VMM), "--help"], stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT, text=True, timeout=TIMEOUT)
-    if "--control" not in h.stdout:
-        pytest.skip("xenia-vmm has no --control yet")
+    if option not in h.stdout:
+        pytest.skip("xenia-vmm has no %s yet" % option)
+
+
+def _need_control():
+    need_vmm_option("--control")
+
+
+def read_ready(fd):
+    """What a vmm wrote on its ready pipe before closing it (fd closed)."""
+    data = b""
+    end = time.monotonic() + TIMEOUT
+    while time.monotonic() < end:
+        r, _, _ = select.select([fd], [], [], 0.2)
+        if r:
+            chunk = os.read(fd, 64)
+            if not chunk:
+                break
+            data += chunk
+    os.close(fd)
+    return data
 
 
 class Ctl:
@@ -98,18 +118,8 @@ class Domain:
 
     def wait_ready(self):
         """What the vmm wrote on its ready pipe before closing it."""
-        data = b""
-        end = time.monotonic() + TIMEOUT
-        while time.monotonic() < end:
-            r, _, _ = select.select([self.ready_fd], [], [], 0.2)
-            if r:
-                chunk = os.read(self.ready_fd, 64)
-                if not chunk:
-                    break
-                data += chunk
-        os.close(self.ready_fd)
-        self.ready_fd = None
-        return data
+        fd, self.ready_fd = self.ready_fd, None
+        return read_ready(fd)
 
     def ctl(self):
         c = Ctl(self.sock)

@@ -26,7 +26,6 @@ domain id:
 import json
 import os
 import re
-import select
 import socket
 import struct
 import subprocess
@@ -35,7 +34,8 @@ import time
 
 import pytest
 
-from test_vmm import GUEST, TIMEOUT, VMM, _need_guest
+from test_vmm import GUEST, TIMEOUT, VMM
+from test_vmm_control import need_vmm_option, read_ready
 from test_vmm_net import netns  # noqa: F401 (a fixture)
 from test_vmm_xenbus import Store
 
@@ -45,11 +45,7 @@ CONFIG, PAGES, PAUSED, VMM_STATE, DEVICE, XENSTORE, END = range(1, 8)
 
 
 def _need_save():
-    _need_guest()
-    h = subprocess.run([str(VMM), "--help"], stdout=subprocess.PIPE,
-                       stderr=subprocess.STDOUT, text=True, timeout=TIMEOUT)
-    if "--restore" not in h.stdout:
-        pytest.skip("xenia-vmm has no --restore yet")
+    need_vmm_option("--restore")
 
 
 class Vmm:
@@ -84,18 +80,8 @@ class Vmm:
         self.buf = b""
 
     def wait_ready(self):
-        data = b""
-        end = time.monotonic() + TIMEOUT
-        while time.monotonic() < end:
-            r, _, _ = select.select([self.ready_fd], [], [], 0.2)
-            if r:
-                chunk = os.read(self.ready_fd, 64)
-                if not chunk:
-                    break
-                data += chunk
-        os.close(self.ready_fd)
-        self.ready_fd = None
-        return data
+        fd, self.ready_fd = self.ready_fd, None
+        return read_ready(fd)
 
     def req(self, obj, timeout=TIMEOUT):
         if self.conn is None:
