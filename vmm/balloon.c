@@ -180,6 +180,7 @@ unsigned int balloon_decrease(struct domain *d, const uint64_t *gfns,
 			break;
 		}
 		balloon_set(map, gfn, true);
+		mem_mark_dirty(d, gfn);
 		d->cur_pages--;
 		balloon_run_add(d, &run, gfn);
 	}
@@ -212,6 +213,7 @@ unsigned int balloon_populate(struct domain *d, const uint64_t *gfns,
 			break;
 		}
 		balloon_set(map, gfn, false);
+		mem_mark_dirty(d, gfn);
 		d->cur_pages++;
 		balloon_run_add(d, &run, gfn);
 	}

@@ -455,6 +455,7 @@ static int blkback_open_image(struct blkback *b, const char *path)
 {
 	struct stat sb;
 	uint64_t size;
+	int rc;
 
 	b->fd = open(path,
 		     (b->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOCTTY);
@@ -476,13 +477,15 @@ static int blkback_open_image(struct blkback *b, const char *path)
 		return -EINVAL;
 	}
 	/* Two writers of one image would corrupt it; readers may share. */
-	if (flock(b->fd, (b->readonly ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
-		if (errno == EWOULDBLOCK) {
+	if (!b->env.unlocked) {
+		rc = blkback_lock(b);
+		if (rc == -EBUSY)
 			log_errx("blkback: %s: %s is in use", b->name, path);
-			return -EBUSY;
-		}
-		log_err("blkback: %s: %s: flock", b->name, path);
-		return -errno;
+		else if (rc < 0)
+			log_errx("blkback: %s: %s: flock: %s", b->name, path,
+				 strerror(-rc));
+		if (rc < 0)
+			return rc;
 	}
 	b->sectors = size / BLKBACK_SECTOR_SIZE;
 	b->discard_granularity = BLKBACK_PAGE;
@@ -494,6 +497,19 @@ static int blkback_open_image(struct blkback *b, const char *path)
 			b->discard_granularity = (uint32_t)sb.st_blksize;
 	}
 	return 0;
+}
+
+int blkback_lock(struct blkback *b)
+{
+	if (flock(b->fd, (b->readonly ? LOCK_SH : LOCK_EX) | LOCK_NB) == 0)
+		return 0;
+	return errno == EWOULDBLOCK ? -EBUSY : -errno;
+}
+
+void blkback_unlock(struct blkback *b)
+{
+	if (flock(b->fd, LOCK_UN) < 0)
+		log_warn("blkback: %s: unlocking the image", b->name);
 }
 
 int blkback_open(struct blkback **out, const char *path, bool readonly,

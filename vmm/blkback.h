@@ -49,6 +49,11 @@ enum blkback_event {
 };
 
 struct blkback_env {
+	/*
+	 * Open the image without its lock (an incoming migration: the
+	 * source holds it until the handover; blkback_lock() then).
+	 */
+	bool unlocked;
 	const struct gnttab_ops *gnttab; /* the frontend's grants */
 	void *gnttab_ctx;
 	/* Raises the frontend's event channel (evtchn_backend_notify). */
@@ -97,6 +102,14 @@ int blkback_open(struct blkback **b, const char *path, bool readonly,
  * discard-granularity, discard-alignment), feature-max-indirect-segments,
  * max-ring-page-order.
  */
+/*
+ * The image's lock: exclusive for a writable disk, shared for a
+ * read-only one, so two writers never meet.  blkback_lock: 0, or -EBUSY
+ * when another process holds it.  Both for a migration's handover.
+ */
+int blkback_lock(struct blkback *b) __attribute__((warn_unused_result));
+void blkback_unlock(struct blkback *b);
+
 void blkback_features(struct blkback *b,
 		      void (*put)(void *ctx, const char *key,
 				  const char *value),

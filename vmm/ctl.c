@@ -41,6 +41,8 @@ static void ctl_client_free(struct ctl_client *c)
 	if (c->polled)
 		loop_del(&ctl->d->loop, &c->src);
 	close(c->fd);
+	if (c->passed_fd >= 0)
+		close(c->passed_fd);
 	for (i = 0; i < CTL_MAX_CLIENTS; i++)
 		if (ctl->clients[i] == c)
 			ctl->clients[i] = NULL;
@@ -116,14 +118,56 @@ static void ctl_client_serve(struct ctl_client *c)
 	}
 }
 
+/*
+ * Reads what the client sent, and a descriptor that came with it (the
+ * latest one is kept; any beyond the first of a message is closed).
+ */
+static ssize_t ctl_client_recv(struct ctl_client *c)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int) * 4)];
+	} cm;
+	struct iovec iov = {c->in + c->in_len, sizeof(c->in) - c->in_len};
+	struct msghdr msg = {.msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = cm.buf,
+			     .msg_controllen = sizeof(cm.buf)};
+	struct cmsghdr *h;
+	size_t i, nfds;
+	ssize_t n;
+	int fds[4];
+
+	n = recvmsg(c->fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	if (n < 0)
+		return n;
+	for (h = CMSG_FIRSTHDR(&msg); h; h = CMSG_NXTHDR(&msg, h)) {
+		if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS)
+			continue;
+		nfds = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		if (nfds > 4)
+			nfds = 4;
+		memcpy(fds, CMSG_DATA(h), nfds * sizeof(int));
+		for (i = 0; i < nfds; i++) {
+			if (i == 0) {
+				if (c->passed_fd >= 0)
+					close(c->passed_fd);
+				c->passed_fd = fds[0];
+			} else {
+				close(fds[i]);
+			}
+		}
+	}
+	return n;
+}
+
 static void ctl_client_readable(struct domain *d, struct loop_source *s)
 {
 	struct ctl_client *c = s->arg;
 	ssize_t n;
 
 	(void)d;
-	n = recv(c->fd, c->in + c->in_len, sizeof(c->in) - c->in_len,
-		 MSG_DONTWAIT);
+	n = ctl_client_recv(c);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
@@ -195,6 +239,7 @@ static void ctl_accept(struct domain *d, struct loop_source *s)
 	}
 	c->ctl = ctl;
 	c->fd = fd;
+	c->passed_fd = -1;
 	c->src = (struct loop_source){fd, ctl_client_readable, c};
 	if (loop_add(&d->loop, &c->src) < 0) {
 		close(fd);

@@ -187,6 +187,27 @@ static void ctl_vcpu_times(struct vcpu *v, uint64_t *ns, int *cpu)
 		*cpu = ctl_task_cpu(tid);
 }
 
+/* A migration under way, as "migration": {...}. */
+static void ctl_info_migration(struct ctl_req *r)
+{
+	struct migrate_progress p;
+	json_object *o;
+
+	if (!save_progress(r->d, &p))
+		return;
+	o = json_object_new_object();
+	json_object_object_add(o, "phase",
+			       json_object_new_string(p.phase ? p.phase
+							      : "starting"));
+	ctl_add_uint(o, "round", p.round);
+	ctl_add_uint(o, "pages", p.pages);
+	ctl_add_uint(o, "bytes", p.bytes);
+	ctl_add_uint(o, "dirty", p.dirty);
+	ctl_add_uint(o, "rate", p.rate);
+	ctl_add_uint(o, "expected_downtime_ms", p.expected_ms);
+	json_object_object_add(r->rep, "migration", o);
+}
+
 static int ctl_info(struct ctl_req *r)
 {
 	struct domain *d = r->d;
@@ -240,6 +261,7 @@ static int ctl_info(struct ctl_req *r)
 		json_object_array_add(vcpus, o);
 	}
 	json_object_object_add(r->rep, "vcpus", vcpus);
+	ctl_info_migration(r);
 	return 0;
 }
 
@@ -524,6 +546,10 @@ static void ctl_saved(void *arg, int rc, const struct save_result *res,
 		ctl_add_uint(rep, "bytes", res->bytes);
 		ctl_add_uint(rep, "pages", res->pages);
 		ctl_add_uint(rep, "ms", res->ms);
+		if (res->rounds || res->downtime_ms) {
+			ctl_add_uint(rep, "rounds", res->rounds);
+			ctl_add_uint(rep, "downtime_ms", res->downtime_ms);
+		}
 		ctl_send(c, rep);
 	}
 	ctl_client_resume(c);
@@ -564,10 +590,63 @@ static int ctl_save(struct ctl_req *r)
 	return CTL_LATER;
 }
 
+/*
+ * {"cmd": "migrate", "live": true, "downtime_ms": 300, "max_rounds": 30,
+ *  "compress": false, "config": {...}}, sent with the connection to the
+ * destination as SCM_RIGHTS: replied when the domain is handed over (the
+ * vmm then ends as saved) or, failed, runs on here (migrate.h).
+ */
+static int ctl_migrate(struct ctl_req *r)
+{
+	struct save_args a = {.downtime_ms = MIGRATE_DOWNTIME_MS,
+			      .max_rounds = MIGRATE_MAX_ROUNDS};
+	json_object *config = NULL;
+	uint64_t n;
+	int rc;
+
+	rc = ctl_arg_flag(r, "live", &a.live);
+	if (rc == 0)
+		rc = ctl_arg_flag(r, "compress", &a.compress);
+	if (rc == 0 && json_object_object_get_ex(r->req, "downtime_ms", NULL)) {
+		rc = ctl_arg_uint(r, "downtime_ms", 3600 * 1000, &n);
+		a.downtime_ms = n;
+	}
+	if (rc == 0 && json_object_object_get_ex(r->req, "max_rounds", NULL)) {
+		rc = ctl_arg_uint(r, "max_rounds", 1000, &n);
+		a.max_rounds = n ? (unsigned int)n : 1;
+	}
+	if (rc < 0)
+		return rc;
+	if (json_object_object_get_ex(r->req, "config", &config) &&
+	    !json_object_is_type(config, json_type_object)) {
+		snprintf(r->err, sizeof(r->err),
+			 "\"config\": an object is needed");
+		return -EINVAL;
+	}
+	if (r->c->passed_fd < 0) {
+		snprintf(r->err, sizeof(r->err),
+			 "no connection was passed with the request");
+		return -EINVAL;
+	}
+	if (r->c->ctl->pausing) {
+		snprintf(r->err, sizeof(r->err), "a pause is under way");
+		return -EBUSY;
+	}
+	a.config = config;
+	a.fd = r->c->passed_fd;
+	rc = save_start(r->d, &a, ctl_saved, r->c, r->err, sizeof(r->err));
+	if (rc < 0)
+		return rc;
+	r->c->passed_fd = -1; /* the migration's now */
+	ctl_client_hold(r->c);
+	return CTL_LATER;
+}
+
 /* --- the table ------------------------------------------------------------ */
 
 static const struct ctl_cmd ctl_cmds[] = {
 	{.name = "info", .fn = ctl_info},
+	{.name = "migrate", .fn = ctl_migrate, .flags = CTL_CHANGES},
 	{.name = "pause", .fn = ctl_pause, .flags = CTL_CHANGES},
 	{.name = "unpause", .fn = ctl_unpause, .flags = CTL_CHANGES},
 	{.name = "maxmem", .fn = ctl_maxmem, .flags = CTL_CHANGES},

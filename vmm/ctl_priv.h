@@ -30,6 +30,11 @@ struct ctl_client {
 	bool pending;
 	bool dead;	 /* a send failed: closed once its caller is done */
 	bool discarding; /* the current line is over CTL_LINE_MAX */
+	/*
+	 * The last descriptor sent with a request (SCM_RIGHTS), for the
+	 * request that takes one (migrate); -1 when none.
+	 */
+	int passed_fd;
 	size_t in_len;
 	char in[CTL_LINE_MAX + 1];
 };

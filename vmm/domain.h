@@ -106,6 +106,13 @@ struct domain {
 	 * Set once and kept: read without a lock.
 	 */
 	uint64_t *balloon_released;
+	/*
+	 * Bit per gfn this process wrote into guest RAM behind KVM's back
+	 * (hypercall results, backends through grants, the balloon), for a
+	 * live migration's rounds (precopy.c); NULL until the first one.
+	 * Set once and kept, like balloon_released; bits set atomically.
+	 */
+	uint64_t *vmm_dirty;
 
 	int kvm_fd;
 	int vm_fd;

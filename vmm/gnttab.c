@@ -265,15 +265,21 @@ static int gnttab_pin(struct domain *d, domid_t grantee, grant_ref_t ref,
 	return 0;
 }
 
-/* Drops a pin taken by gnttab_pin.  Under the lock. */
-static void gnttab_unpin(struct gnttab *gt, grant_ref_t ref, bool write)
+/*
+ * Drops a pin taken by gnttab_pin.  A write pin's frame may have been
+ * written: a migration sends it again.  Under the lock.
+ */
+static void gnttab_unpin(struct domain *d, grant_ref_t ref, bool write)
 {
+	struct gnttab *gt = &d->gnttab;
 	struct gnttab_active *act = gnttab_act(gt, ref);
 	uint16_t bits = 0;
 
 	act->pins--;
-	if (write)
+	if (write) {
 		act->writers--;
+		mem_mark_dirty(d, act->gfn);
+	}
 	if (!act->pins)
 		bits |= GTF_reading;
 	if (write && !act->writers)
@@ -295,6 +301,22 @@ static int16_t gnttab_status(int rc)
 	default:
 		return GNTST_general_error;
 	}
+}
+
+void gnttab_mark_dirty(struct domain *d)
+{
+	struct gnttab *gt = &d->gnttab;
+	uint32_t i, ref;
+
+	pthread_mutex_lock(&gt->lock);
+	for (i = 0; i < gt->nr_frames; i++) {
+		if (gt->frame_gfn[i] != GNTTAB_GFN_NONE)
+			mem_mark_dirty(d, gt->frame_gfn[i]);
+		for (ref = 0; ref < GNTTAB_ENTRIES_PER_FRAME; ref++)
+			if (gt->active[i][ref].writers)
+				mem_mark_dirty(d, gt->active[i][ref].gfn);
+	}
+	pthread_mutex_unlock(&gt->lock);
 }
 
 /* --- placement ----------------------------------------------------------- */
@@ -426,7 +448,7 @@ int gnttab_unmap(struct domain *d, struct gnttab_mapping *m)
 	mt = &gt->maptrack[m->handle];
 	if (!mt->in_use || mt->ref != m->ref || mt->write != m->write)
 		goto out;
-	gnttab_unpin(gt, mt->ref, mt->write);
+	gnttab_unpin(d, mt->ref, mt->write);
 	gnttab_maptrack_put(gt, m->handle);
 	m->addr = NULL;
 	rc = 0;
@@ -450,7 +472,7 @@ unsigned int gnttab_unmap_all(struct domain *d, domid_t grantee)
 
 		if (!mt->in_use || mt->domid != grantee)
 			continue;
-		gnttab_unpin(gt, mt->ref, mt->write);
+		gnttab_unpin(d, mt->ref, mt->write);
 		gnttab_maptrack_put(gt, h);
 		n++;
 	}
@@ -479,7 +501,7 @@ int gnttab_copy_ref(struct domain *d, domid_t grantee, grant_ref_t ref,
 	else
 		memcpy(buf, page + offset, len);
 	pthread_mutex_lock(&gt->lock);
-	gnttab_unpin(gt, ref, to_guest);
+	gnttab_unpin(d, ref, to_guest);
 	pthread_mutex_unlock(&gt->lock);
 	return 0;
 }
@@ -701,13 +723,14 @@ static int16_t gnttab_copy_one(struct domain *d, const struct gnttab_copy *op)
 		dst = mem_gfn_ptr(d, dgfn);
 		memmove(dst + op->dest.offset, src + op->source.offset,
 			op->len);
+		mem_mark_dirty(d, dgfn);
 	}
 	if (spinned || dpinned) {
 		pthread_mutex_lock(&gt->lock);
 		if (spinned)
-			gnttab_unpin(gt, op->source.u.ref, false);
+			gnttab_unpin(d, op->source.u.ref, false);
 		if (dpinned)
-			gnttab_unpin(gt, op->dest.u.ref, true);
+			gnttab_unpin(d, op->dest.u.ref, true);
 		pthread_mutex_unlock(&gt->lock);
 	}
 	if (st != GNTST_okay)

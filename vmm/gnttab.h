@@ -158,6 +158,13 @@ struct gnttab_grantee {
 
 extern const struct gnttab_ops gnttab_domain_ops;
 
+/*
+ * For a migration's round (precopy.c): marks dirty (mem_mark_dirty) the
+ * frames this process may be writing now: every placed grant frame (the
+ * entries' flags) and every frame a backend holds for writing.
+ */
+void gnttab_mark_dirty(struct domain *d);
+
 /* --- serialisation (docs/vmm-state.md, "Grant table (GNT1)") ----------- */
 
 /* Appends the GNT1 section.  0 or -ENOMEM. */

@@ -56,14 +56,45 @@ static int kvm_trap_hypercall_msr(struct domain *d)
 	return 0;
 }
 
-int kvm_vm_create(struct domain *d)
+/* The RAM slot, with dirty logging or without. */
+static int kvm_set_ram_slot(struct domain *d, bool log_dirty)
 {
 	struct kvm_userspace_memory_region slot = {
 		.slot = 0,
+		.flags = log_dirty ? KVM_MEM_LOG_DIRTY_PAGES : 0,
 		.guest_phys_addr = 0,
 		.memory_size = d->ram_size,
 		.userspace_addr = (uintptr_t)d->ram,
 	};
+
+	if (ioctl(d->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0)
+		return -errno;
+	return 0;
+}
+
+int kvm_dirty_log(struct domain *d, bool on)
+{
+	int rc = kvm_set_ram_slot(d, on);
+
+	if (rc < 0)
+		log_errx("kvm: dirty logging %s: %s", on ? "on" : "off",
+			 strerror(-rc));
+	return rc;
+}
+
+int kvm_dirty_log_get(struct domain *d, uint64_t *bitmap)
+{
+	struct kvm_dirty_log log = {.slot = 0, .dirty_bitmap = bitmap};
+
+	if (ioctl(d->vm_fd, KVM_GET_DIRTY_LOG, &log) < 0) {
+		log_err("kvm: KVM_GET_DIRTY_LOG");
+		return -errno;
+	}
+	return 0;
+}
+
+int kvm_vm_create(struct domain *d)
+{
 	int rc;
 
 	d->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
@@ -89,9 +120,9 @@ int kvm_vm_create(struct domain *d)
 		log_err("kvm: KVM_CREATE_VM");
 		return rc;
 	}
-	if (ioctl(d->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0) {
-		rc = -errno;
-		log_err("kvm: KVM_SET_USER_MEMORY_REGION");
+	rc = kvm_set_ram_slot(d, false);
+	if (rc < 0) {
+		log_errx("kvm: KVM_SET_USER_MEMORY_REGION: %s", strerror(-rc));
 		return rc;
 	}
 	/* The irqchip must exist before the first vCPU is created. */

@@ -13,6 +13,16 @@
 /* /dev/kvm, the VM, its RAM slot, irqchip and MSR filter. */
 int kvm_vm_create(struct domain *d) __attribute__((warn_unused_result));
 
+/*
+ * Dirty logging of the RAM slot, for a live migration (precopy.c):
+ * on or off, and the pages written since the last call into bitmap (a
+ * bit per page, whole u64s; the log is reset).  0 or -errno, logged.
+ */
+int kvm_dirty_log(struct domain *d, bool on)
+	__attribute__((warn_unused_result));
+int kvm_dirty_log_get(struct domain *d, uint64_t *bitmap)
+	__attribute__((warn_unused_result));
+
 /* vCPU `id`: fd, run area, CPUID; vCPU 0 also gets the PVH entry state. */
 int kvm_vcpu_create(struct domain *d, unsigned int id)
 	__attribute__((warn_unused_result));

@@ -39,6 +39,10 @@
 
 #define VMM_MAX_DISKS 8
 #define VMM_MAX_VIFS 8
+/* --incoming: READY to GO, the source deciding (migrate.h). */
+#define VMM_HANDOVER_MS 30000
+#define VMM_DISK_LOCK_TRIES 200
+#define VMM_DISK_LOCK_US 10000
 
 struct vmm_args {
 	struct domain_config cfg;
@@ -56,6 +60,7 @@ struct vmm_args {
 	uint64_t maxmem_mib;	 /* --maxmem; 0: --memory */
 	bool paused;		 /* --paused */
 	const char *restore;	 /* --restore: the save file */
+	int incoming_fd;	 /* --incoming: a migration's connection */
 	bool vcpus_given;
 };
 
@@ -73,6 +78,7 @@ static void usage(FILE *f)
 		"   or: xenia-vmm --restore FILE [--memory MiB] [--vcpus N]\n"
 		"                 [the options above but --kernel, --initrd\n"
 		"                 and --maxmem]\n"
+		"   or: xenia-vmm --incoming FD [the same options]\n"
 		"SPEC: [phy:|file:]PATH,VDEV[,r|w], as xm configs write it\n"
 		"VIFSPEC: [mac=00:16:3e:xx:xx:xx][,bridge=BRIDGE][,mtu=N]:\n"
 		"a tap vif<domid>.<n> on BRIDGE, or user-mode networking\n"
@@ -88,6 +94,9 @@ static void usage(FILE *f)
 		"and --vif, if given, replace the saved specs (same\n"
 		"devices); the domain's XenStore nodes come back under\n"
 		"--domid.\n"
+		"--incoming: the same from a migration's connection, open\n"
+		"as descriptor FD; the domain runs once the source hands it\n"
+		"over (docs/migration-stream.md).\n"
 		"Runs one PVH domain on /dev/kvm behind the Xen ABI.\n"
 		"Exit status: 0 poweroff, 1 error, 2 usage, 3 destroyed\n"
 		"(SIGTERM or SIGINT), 4 saved to a file (status 'saved'),\n"
@@ -133,6 +142,7 @@ static int parse_args(int argc, char **argv, struct vmm_args *a)
 		{"maxmem", required_argument, NULL, 'M'},
 		{"paused", no_argument, NULL, 'P'},
 		{"restore", required_argument, NULL, 'r'},
+		{"incoming", required_argument, NULL, 'I'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -261,6 +271,17 @@ static int parse_args(int argc, char **argv, struct vmm_args *a)
 			break;
 		case 'r':
 			a->restore = optarg;
+			break;
+		case 'I':
+			if (parse_uint(optarg, 3, INT_MAX, &n) < 0 ||
+			    fcntl((int)n, F_SETFD, FD_CLOEXEC) < 0) {
+				log_errx("--incoming: '%s' is not an open "
+					 "descriptor",
+					 optarg);
+				return -EINVAL;
+			}
+			a->incoming_fd = (int)n;
+			a->restore = "the incoming migration";
 			break;
 		case 'v':
 			a->verbose = true;
@@ -512,7 +533,8 @@ static int vmm_restore_read(struct domain *d, struct vmm_args *a,
 	unsigned int i;
 	int rc;
 
-	rc = restore_open(rs, a->restore);
+	rc = a->incoming_fd >= 0 ? restore_open_fd(rs, a->incoming_fd)
+				 : restore_open(rs, a->restore);
 	if (rc < 0)
 		goto fail;
 	if (a->cfg.memory_mib && a->cfg.memory_mib != rs->ram_size >> 20) {
@@ -566,11 +588,62 @@ fail:
 	return rc;
 }
 
+/*
+ * --incoming: everything is loaded and registered; the source says
+ * whether the domain is ours now (migrate.h).  0 when it is.
+ */
+static int vmm_take_over(struct domain *d, const struct vmm_args *a)
+{
+	char line[MIGRATE_LINE_MAX];
+	unsigned int tries = 0;
+	int rc;
+
+	if (a->incoming_fd < 0)
+		return 0;
+	rc = handover_write_line(a->incoming_fd, "%s", MIGRATE_READY);
+	if (rc == 0)
+		rc = handover_read_line(a->incoming_fd, line, sizeof(line),
+					VMM_HANDOVER_MS);
+	if (rc == 0 && strcmp(line, MIGRATE_GO))
+		rc = -EPROTO;
+	if (rc < 0) {
+		log_errx("%s: the source did not hand the domain over (%s)",
+			 a->restore,
+			 rc == -EPROTO ? "an unexpected answer" : strerror(-rc));
+		return rc;
+	}
+	/* The source let its disk locks go before GO; a moment's grace. */
+	while ((rc = vbd_locks(d, true)) == -EBUSY &&
+	       tries++ < VMM_DISK_LOCK_TRIES)
+		usleep(VMM_DISK_LOCK_US);
+	return rc;
+}
+
+/* --incoming, after the domain runs or failed to: the source hears. */
+static void vmm_incoming_end(struct vmm_args *a, bool running,
+			     const struct restore *rs)
+{
+	if (a->incoming_fd < 0)
+		return;
+	if (running) {
+		if (handover_write_line(a->incoming_fd, "%s",
+					MIGRATE_RUNNING) < 0)
+			log_warnx("%s: the source is gone", a->restore);
+	} else {
+		handover_refuse(a->incoming_fd,
+				rs->err[0] ? rs->err
+					   : "the destination could not set "
+					     "the domain up (see its vmm log)");
+	}
+	close(a->incoming_fd);
+	a->incoming_fd = -1;
+}
+
 int main(int argc, char **argv)
 {
 	static struct domain dom;
 	static struct restore rs = {.fd = -1};
-	struct vmm_args args = {.ready_fd = -1};
+	struct vmm_args args = {.ready_fd = -1, .incoming_fd = -1};
 	struct loop_source sig_src = {.fd = -1};
 	sigset_t sigs;
 	int status;
@@ -587,15 +660,21 @@ int main(int argc, char **argv)
 		log_set_level(LOG_LVL_DEBUG);
 	domain_init(&dom, args.cfg.domid);
 	status = VMM_EXIT_ERROR;
+	/* Until the source hands them over, its disks are its own. */
+	dom.xenbus.disks_unlocked = args.incoming_fd >= 0;
 	if (args.restore) {
 		if (vmm_restore_read(&dom, &args, &rs) == 0 &&
 		    vmm_setup(&dom, &args, &rs, &sigs, &sig_src) == 0 &&
+		    vmm_take_over(&dom, &args) == 0 &&
 		    domain_state_resume(&dom) == 0) {
 			log_info("vmm: domain %u restored from %s",
 				 dom.xen.domid, args.restore);
+			vmm_incoming_end(&args, true, &rs);
 			restore_free(&rs);
 			vmm_ready(&args, true);
 			status = domain_wait(&dom);
+		} else {
+			vmm_incoming_end(&args, false, &rs);
 		}
 	} else if (domain_build(&dom, &args.cfg) == 0 &&
 		   vmm_setup(&dom, &args, NULL, &sigs, &sig_src) == 0 &&

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -60,6 +61,8 @@ void mem_destroy(struct domain *d)
 	d->ram = NULL;
 	d->mem_fd = -1;
 	balloon_destroy(d);
+	free(d->vmm_dirty);
+	d->vmm_dirty = NULL;
 }
 
 uint64_t mem_ram_end(const struct domain *d)
@@ -174,10 +177,12 @@ static int mem_copy_guest(struct vcpu *v, uint64_t gva, void *host,
 		/* A page the guest gave back faults, as on Xen. */
 		if (!g || balloon_gfn_released(v->dom, gpa / VMM_PAGE_SIZE))
 			return -EFAULT;
-		if (to_guest)
+		if (to_guest) {
 			memcpy(g, h, chunk);
-		else
+			mem_mark_dirty(v->dom, gpa / VMM_PAGE_SIZE);
+		} else {
 			memcpy(h, g, chunk);
+		}
 		h += chunk;
 		gva += chunk;
 		len -= chunk;

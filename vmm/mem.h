@@ -42,6 +42,19 @@ uint64_t mem_special_gfn(const struct domain *d, enum mem_special which);
 /* The memory map, VMM_MEMMAP_ENTRIES entries (hvm_start_info's type). */
 void mem_memmap(const struct domain *d, struct hvm_memmap_table_entry *out);
 
+/*
+ * Notes that this process wrote guest frame gfn (see domain.h's
+ * vmm_dirty); nothing while no migration tracks writes.
+ */
+static inline void mem_mark_dirty(struct domain *d, uint64_t gfn)
+{
+	uint64_t *map = __atomic_load_n(&d->vmm_dirty, __ATOMIC_ACQUIRE);
+
+	if (map && gfn < d->ram_size / VMM_PAGE_SIZE)
+		__atomic_fetch_or(&map[gfn / 64], 1ull << (gfn % 64),
+				  __ATOMIC_RELAXED);
+}
+
 int mem_init(struct domain *d, uint64_t size)
 	__attribute__((warn_unused_result));
 void mem_destroy(struct domain *d);

@@ -32,9 +32,12 @@ struct json_object;
 /* --- save ---------------------------------------------------------------- */
 
 struct save_result {
-	uint64_t bytes; /* of the file */
+	uint64_t bytes; /* of the file, or sent */
 	uint64_t pages; /* guest pages written, zero ones included */
-	uint64_t ms;	/* from the request to the file fsync'd */
+	uint64_t ms;	/* from the request to the file fsync'd, or the end */
+	/* A migration's: */
+	unsigned int rounds;  /* of pages while the domain ran */
+	uint64_t downtime_ms; /* from the pause to running on the other side */
 };
 
 /*
@@ -46,10 +49,29 @@ typedef void save_done_fn(void *arg, int rc, const struct save_result *res,
 			  const char *err);
 
 struct save_args {
-	const char *path;	    /* absolute */
+	const char *path;	    /* absolute; NULL: a migration over fd */
 	bool checkpoint;	    /* the domain runs on afterwards */
 	bool compress;		    /* zstd for PAGES */
 	struct json_object *config; /* the caller's CONFIG members; taken */
+	/* A migration: the connection (taken when save_start succeeds). */
+	int fd;
+	bool live;		/* rounds of pages while the domain runs */
+	uint64_t downtime_ms;	/* stop when the rest would take this long */
+	unsigned int max_rounds; /* or after this many rounds */
+};
+
+#define MIGRATE_DOWNTIME_MS 300u
+#define MIGRATE_MAX_ROUNDS 30u
+
+/* A migration's progress, for `info`. */
+struct migrate_progress {
+	const char *phase; /* "copying", "stopped", "handover" */
+	unsigned int round;
+	uint64_t pages;	       /* sent so far */
+	uint64_t bytes;	       /* sent so far */
+	uint64_t dirty;	       /* left after the last round */
+	uint64_t rate;	       /* bytes/s of the last big round */
+	uint64_t expected_ms;  /* downtime if it stopped now */
 };
 
 /*
@@ -61,8 +83,55 @@ int save_start(struct domain *d, const struct save_args *a, save_done_fn *done,
     __attribute__((warn_unused_result));
 /* Whether a save is under way (loop thread). */
 bool save_busy(struct domain *d);
+/* A migration's progress (loop thread): false when none is under way. */
+bool save_progress(struct domain *d, struct migrate_progress *out);
 /* domain_destroy(), after the loop stopped: ends and joins a save. */
 void save_destroy(struct domain *d);
+
+/* --- the dirty set of a live migration (precopy.c) ------------------------ */
+
+struct precopy {
+	uint64_t *bitmap;  /* the last harvest: a bit per pfn */
+	uint64_t nr_dirty; /* bits set in it */
+	bool logging;
+};
+
+/* KVM's dirty log on, this process's writes tracked.  0 or -errno. */
+int precopy_begin(struct domain *d, struct precopy *pc)
+    __attribute__((warn_unused_result));
+/* What was written since begin or the last harvest, into pc->bitmap. */
+int precopy_harvest(struct domain *d, struct precopy *pc)
+    __attribute__((warn_unused_result));
+void precopy_end(struct domain *d, struct precopy *pc);
+
+/*
+ * The lines both ends of a migration say after END
+ * (docs/migration-stream.md, "Handover").
+ */
+#define MIGRATE_READY "XENIA-READY"
+#define MIGRATE_GO "XENIA-GO"
+#define MIGRATE_RUNNING "XENIA-RUNNING"
+#define MIGRATE_ERROR "XENIA-ERROR"
+#define MIGRATE_LINE_MAX 512
+
+/*
+ * One line from fd into buf (no newline, unprintables as '?'), waiting
+ * at most timeout_ms: 0, -ETIMEDOUT, -ECONNRESET (the peer hung up),
+ * -EPROTO (longer than len) or -errno.
+ */
+int handover_read_line(int fd, char *buf, size_t len, int timeout_ms)
+    __attribute__((warn_unused_result));
+/* One line, printf-style, the newline added.  0 or -errno. */
+int handover_write_line(int fd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3), warn_unused_result));
+/* The reason of an ERROR line, or NULL if line is not one. */
+const char *handover_error_text(const char *line);
+/*
+ * The destination gives up: an ERROR line with reason, then what the
+ * source still sends is read and dropped until it hangs up (a few
+ * seconds at most), so the line is not lost to a reset.
+ */
+void handover_refuse(int fd, const char *reason);
 
 /* --- restore ------------------------------------------------------------- */
 
@@ -101,6 +170,9 @@ struct restore {
  * with rs->err set.  restore_free() either way.
  */
 int restore_open(struct restore *rs, const char *path)
+    __attribute__((warn_unused_result));
+/* The same from a connection (a migration; fd stays the caller's). */
+int restore_open_fd(struct restore *rs, int fd)
     __attribute__((warn_unused_result));
 /* The same over bytes in memory (the fuzz harness). */
 int restore_open_mem(struct restore *rs, const void *p, size_t len)

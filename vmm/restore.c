@@ -240,6 +240,17 @@ int restore_open(struct restore *rs, const char *path)
 	return restore_begin(rs);
 }
 
+int restore_open_fd(struct restore *rs, int fd)
+{
+	int rc;
+
+	restore_init(rs);
+	rc = stream_reader_init_fd(&rs->rd, fd);
+	if (rc < 0)
+		return restore_fail(rs, rc, "out of memory");
+	return restore_begin(rs);
+}
+
 int restore_open_mem(struct restore *rs, const void *p, size_t len)
 {
 	restore_init(rs);

@@ -44,6 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -58,54 +59,14 @@
 #include "log.h"
 #include "mem.h"
 #include "migrate.h"
+#include "save_priv.h"
 
 /* How long xenstored has to answer what the guest asked last. */
 #define SAVE_SETTLE_TRIES 50
 #define SAVE_SETTLE_NS 2000000L
 #define SAVE_SNAPSHOT_TRIES 100
 
-enum save_stage {
-	SAVE_PAUSING,	/* the thread pauses the domain */
-	SAVE_GATHERING, /* paused: the loop gathers the state */
-	SAVE_WRITING,	/* the thread writes the file */
-	SAVE_DONE,	/* the loop finishes */
-};
-
-struct save_job {
-	struct domain *d;
-	char path[PATH_MAX];
-	char tmp[PATH_MAX + 16];
-	bool checkpoint, compress, was_paused;
-	json_object *config; /* the caller's, then the whole CONFIG */
-	save_done_fn *done;
-	void *arg;
-	int efd;
-	struct loop_source src;
-	pthread_t thread;
-	bool thread_started;
-	/* Between the thread and the loop. */
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	enum save_stage stage;
-	bool gathered;
-	bool abort;
-	/* The loop's. */
-	bool quiesced;
-	/* Gathered on the loop, written by the thread. */
-	struct buf vmm_state;
-	char *config_text, *xenstore_text;
-	char *devices[STREAM_DEVICES_MAX];
-	unsigned int nr_devices;
-	uint64_t t0_ms;
-	int rc;
-	char err[256];
-	struct save_result res;
-};
-
-static void save_error(struct save_job *job, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void save_error(struct save_job *job, int rc, const char *fmt, ...)
+void save_error(struct save_job *job, int rc, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -133,7 +94,7 @@ static void save_set_stage(struct save_job *job, enum save_stage st)
 	save_ring(job);
 }
 
-static bool save_aborted(struct save_job *job)
+bool save_aborted(struct save_job *job)
 {
 	return __atomic_load_n(&job->abort, __ATOMIC_ACQUIRE);
 }
@@ -291,7 +252,8 @@ static void save_gather(struct save_job *job)
 		goto out;
 	}
 	rc = save_devices(job, disks, vifs);
-	if (rc == 0)
+	/* A migration sent its CONFIG first (save_start). */
+	if (rc == 0 && !job->config_text)
 		(void)save_config(job, disks, vifs);
 out:
 	json_object_put(disks);
@@ -345,13 +307,21 @@ static const void *save_snapshot(const uint8_t *page, uint8_t *copy)
 	return copy;
 }
 
-static int save_pages(struct save_job *job, struct stream_writer *w)
+/* One page: a copy of the store ring, which xenstored may be writing. */
+static int save_page(struct save_job *job, struct stream_writer *w,
+		     uint64_t pfn, const uint8_t *page)
 {
 	static __thread uint8_t copy[VMM_PAGE_SIZE];
+
+	if (page && pfn == mem_special_gfn(job->d, MEM_SPECIAL_STORE))
+		page = save_snapshot(page, copy);
+	return stream_put_page(w, pfn, page);
+}
+
+int save_pages(struct save_job *job, struct stream_writer *w)
+{
 	struct domain *d = job->d;
 	uint64_t nr = d->ram_size / VMM_PAGE_SIZE, pfn = 0, end;
-	uint64_t store = mem_special_gfn(d, MEM_SPECIAL_STORE);
-	const uint8_t *page;
 	bool data;
 	int rc = 0;
 
@@ -361,16 +331,59 @@ static int save_pages(struct save_job *job, struct stream_writer *w)
 			/* Given back: not sent (BAL1 says which). */
 			if (balloon_gfn_released(d, pfn))
 				continue;
-			page = NULL;
-			if (data)
-				page = d->ram + pfn * VMM_PAGE_SIZE;
-			if (data && pfn == store)
-				page = save_snapshot(page, copy);
-			rc = stream_put_page(w, pfn, page);
+			rc = save_page(job, w, pfn,
+				       data ? d->ram + pfn * VMM_PAGE_SIZE
+					    : NULL);
 			if (pfn % 1024 == 0 && save_aborted(job))
 				rc = -ECANCELED;
 		}
 	}
+	return rc;
+}
+
+int save_pages_of(struct save_job *job, struct stream_writer *w,
+		  const uint64_t *bitmap)
+{
+	struct domain *d = job->d;
+	uint64_t nr = d->ram_size / VMM_PAGE_SIZE, pfn, word;
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; rc == 0 && i < (nr + 63) / 64; i++) {
+		for (word = bitmap[i]; rc == 0 && word; word &= word - 1) {
+			pfn = i * 64 + (uint64_t)__builtin_ctzll(word);
+			if (pfn >= nr)
+				break;
+			/*
+			 * Given back since it was sent: zeros, so that the
+			 * other side drops what it has.
+			 */
+			rc = save_page(job, w, pfn,
+				       balloon_gfn_released(d, pfn)
+					   ? NULL
+					   : d->ram + pfn * VMM_PAGE_SIZE);
+		}
+		if (i % 16 == 0 && rc == 0 && save_aborted(job))
+			rc = -ECANCELED;
+	}
+	return rc;
+}
+
+int save_put_state(struct save_job *job, struct stream_writer *w)
+{
+	unsigned int i;
+	int rc;
+
+	rc = stream_put_record(w, STREAM_VMM_STATE, job->vmm_state.data,
+			       job->vmm_state.len);
+	for (i = 0; rc == 0 && i < job->nr_devices; i++)
+		rc = stream_put_record(w, STREAM_DEVICE, job->devices[i],
+				       strlen(job->devices[i]));
+	if (rc == 0)
+		rc = stream_put_record(w, STREAM_XENSTORE, job->xenstore_text,
+				       strlen(job->xenstore_text));
+	if (rc == 0)
+		rc = stream_put_end(w);
 	return rc;
 }
 
@@ -393,7 +406,6 @@ static void save_write(struct save_job *job)
 {
 	struct domain *d = job->d;
 	struct stream_writer w;
-	unsigned int i;
 	int fd, rc;
 
 	fd = open(job->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -411,19 +423,7 @@ static void save_write(struct save_job *job)
 		if (rc == 0)
 			rc = save_pages(job, &w);
 		if (rc == 0)
-			rc = stream_put_record(&w, STREAM_VMM_STATE,
-					       job->vmm_state.data,
-					       job->vmm_state.len);
-		for (i = 0; rc == 0 && i < job->nr_devices; i++)
-			rc = stream_put_record(&w, STREAM_DEVICE,
-					       job->devices[i],
-					       strlen(job->devices[i]));
-		if (rc == 0)
-			rc = stream_put_record(&w, STREAM_XENSTORE,
-					       job->xenstore_text,
-					       strlen(job->xenstore_text));
-		if (rc == 0)
-			rc = stream_put_end(&w);
+			rc = save_put_state(job, &w);
 		job->res.bytes = w.bytes;
 		job->res.pages = w.pages;
 		stream_writer_free(&w);
@@ -442,16 +442,15 @@ static void save_write(struct save_job *job)
 	}
 }
 
-static void *save_thread(void *arg)
+int save_pause_gather(struct save_job *job)
 {
-	struct save_job *job = arg;
 	struct domain *d = job->d;
 
 	domain_pause(d);
+	job->pause_ms = log_now_ms();
 	if (domain_is_shutting_down(d)) {
 		save_error(job, -ESHUTDOWN, "the domain shut down");
-		save_set_stage(job, SAVE_DONE);
-		return NULL;
+		return job->rc;
 	}
 	save_set_stage(job, SAVE_GATHERING);
 	pthread_mutex_lock(&job->lock);
@@ -461,7 +460,16 @@ static void *save_thread(void *arg)
 	pthread_mutex_unlock(&job->lock);
 	if (save_aborted(job))
 		save_error(job, -ECANCELED, "the domain was destroyed");
-	else if (job->rc == 0)
+	return job->rc;
+}
+
+static void *save_thread(void *arg)
+{
+	struct save_job *job = arg;
+
+	if (job->fd >= 0)
+		migrate_send(job);
+	else if (save_pause_gather(job) == 0)
 		save_write(job);
 	job->res.ms = log_now_ms() - job->t0_ms;
 	save_set_stage(job, SAVE_DONE);
@@ -476,6 +484,8 @@ static void save_free(struct save_job *job)
 
 	if (job->efd >= 0)
 		close(job->efd);
+	if (job->fd >= 0)
+		close(job->fd);
 	json_object_put(job->config);
 	buf_free(&job->vmm_state);
 	free(job->config_text);
@@ -502,9 +512,16 @@ static void save_finish(struct save_job *job)
 	snprintf(err, sizeof(err), "%s", job->err);
 	if (rc == 0 && !job->checkpoint) {
 		/* Paused and drained it stays: it ends now, saved. */
-		log_info("save: domain %u saved to %s (%" PRIu64 " bytes, "
-			 "%" PRIu64 " ms)",
-			 d->xen.domid, job->path, res.bytes, res.ms);
+		if (job->fd >= 0)
+			log_info("migrate: domain %u sent (%" PRIu64 " bytes, "
+				 "%u rounds, %" PRIu64 " ms, downtime %" PRIu64
+				 " ms)",
+				 d->xen.domid, res.bytes, res.rounds, res.ms,
+				 res.downtime_ms);
+		else
+			log_info("save: domain %u saved to %s (%" PRIu64
+				 " bytes, %" PRIu64 " ms)",
+				 d->xen.domid, job->path, res.bytes, res.ms);
 		save_free(job);
 		done(arg, 0, &res, NULL);
 		domain_shutdown(d, VMM_EXIT_SAVED);
@@ -549,13 +566,35 @@ static void save_event(struct domain *d, struct loop_source *s)
 	}
 }
 
-int save_start(struct domain *d, const struct save_args *a, save_done_fn *done,
-	       void *arg, char *err, size_t errlen)
+/*
+ * A migration's CONFIG goes first, while the domain runs: its devices'
+ * specs are taken now (no attach or detach is allowed until it is over).
+ */
+static int save_config_early(struct save_job *job, char *err, size_t errlen)
 {
-	struct save_job *job;
-	sigset_t all, old;
+	json_object *disks = json_object_new_array();
+	json_object *vifs = json_object_new_array();
+	unsigned int i;
 	int rc;
 
+	rc = save_devices(job, disks, vifs);
+	if (rc == 0)
+		rc = save_config(job, disks, vifs);
+	for (i = 0; i < job->nr_devices; i++)
+		free(job->devices[i]);
+	job->nr_devices = 0;
+	json_object_put(disks);
+	json_object_put(vifs);
+	if (rc < 0)
+		snprintf(err, errlen, "%s", job->err);
+	job->rc = 0;
+	job->err[0] = '\0';
+	return rc;
+}
+
+static int save_check_args(struct domain *d, const struct save_args *a,
+			   char *err, size_t errlen)
+{
 	if (d->save) {
 		snprintf(err, errlen, "a save is under way");
 		return -EBUSY;
@@ -564,17 +603,43 @@ int save_start(struct domain *d, const struct save_args *a, save_done_fn *done,
 		snprintf(err, errlen, "the domain is shutting down");
 		return -ESHUTDOWN;
 	}
-	if (a->path[0] != '/' || strlen(a->path) >= PATH_MAX) {
+	if (a->path && (a->path[0] != '/' || strlen(a->path) >= PATH_MAX)) {
 		snprintf(err, errlen, "\"path\": an absolute path is needed");
 		return -EINVAL;
 	}
+	if (!a->path && a->fd < 0) {
+		snprintf(err, errlen, "no file and no connection to send to");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int save_start(struct domain *d, const struct save_args *a, save_done_fn *done,
+	       void *arg, char *err, size_t errlen)
+{
+	struct save_job *job;
+	sigset_t all, old;
+	int rc;
+
+	rc = save_check_args(d, a, err, errlen);
+	if (rc < 0)
+		return rc;
 	job = calloc(1, sizeof(*job));
 	if (!job)
 		return -ENOMEM;
 	job->d = d;
-	snprintf(job->path, sizeof(job->path), "%s", a->path);
-	snprintf(job->tmp, sizeof(job->tmp), "%s.partial", a->path);
-	job->checkpoint = a->checkpoint;
+	job->fd = -1;
+	job->efd = -1;
+	if (a->path) {
+		snprintf(job->path, sizeof(job->path), "%s", a->path);
+		snprintf(job->tmp, sizeof(job->tmp), "%s.partial", a->path);
+		job->checkpoint = a->checkpoint;
+	} else {
+		job->fd = a->fd;
+		job->live = a->live;
+		job->downtime_ms = a->downtime_ms;
+		job->max_rounds = a->max_rounds;
+	}
 	job->compress = a->compress;
 	job->config =
 	    a->config ? json_object_get(a->config) : json_object_new_object();
@@ -584,6 +649,14 @@ int save_start(struct domain *d, const struct save_args *a, save_done_fn *done,
 	job->t0_ms = log_now_ms();
 	pthread_mutex_init(&job->lock, NULL);
 	pthread_cond_init(&job->cond, NULL);
+	if (job->fd >= 0) {
+		rc = save_config_early(job, err, errlen);
+		if (rc < 0) {
+			job->fd = -1; /* the caller's still */
+			save_free(job);
+			return rc;
+		}
+	}
 	job->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (job->efd < 0) {
 		rc = -errno;
@@ -604,13 +677,30 @@ int save_start(struct domain *d, const struct save_args *a, save_done_fn *done,
 	}
 	job->thread_started = true;
 	d->save = job;
-	log_info("save: domain %u to %s%s", d->xen.domid, job->path,
-		 job->checkpoint ? " (checkpoint)" : "");
+	if (job->fd >= 0)
+		log_info("migrate: domain %u%s", d->xen.domid,
+			 job->live ? " (live)" : "");
+	else
+		log_info("save: domain %u to %s%s", d->xen.domid, job->path,
+			 job->checkpoint ? " (checkpoint)" : "");
 	return 0;
 fail:
 	snprintf(err, errlen, "starting the save: %s", strerror(-rc));
+	job->fd = -1; /* the caller's still */
 	save_free(job);
 	return rc;
+}
+
+bool save_progress(struct domain *d, struct migrate_progress *out)
+{
+	struct save_job *job = d->save;
+
+	if (!job || job->fd < 0)
+		return false;
+	pthread_mutex_lock(&job->lock);
+	*out = job->progress;
+	pthread_mutex_unlock(&job->lock);
+	return true;
 }
 
 bool save_busy(struct domain *d)
@@ -628,9 +718,13 @@ void save_destroy(struct domain *d)
 	job->abort = true;
 	pthread_cond_signal(&job->cond);
 	pthread_mutex_unlock(&job->lock);
+	/* A thread blocked on the connection wakes up. */
+	if (job->fd >= 0)
+		(void)shutdown(job->fd, SHUT_RDWR);
 	if (job->thread_started)
 		pthread_join(job->thread, NULL);
-	(void)unlink(job->tmp);
+	if (job->tmp[0])
+		(void)unlink(job->tmp);
 	d->save = NULL;
 	save_free(job);
 }

@@ -86,6 +86,7 @@ const char *stream_type_name(uint32_t type);
 
 struct stream_writer {
 	int fd;
+	bool not_socket; /* learnt at the first write */
 	int err; /* the first error; every later call returns it */
 	uint8_t *out;
 	size_t out_len;
@@ -127,6 +128,7 @@ int stream_put_end(struct stream_writer *w) __attribute__((warn_unused_result));
 
 struct stream_reader {
 	int fd; /* -1: reading mem */
+	bool is_socket; /* what follows END is not the stream's */
 	const uint8_t *mem;
 	size_t mem_len;
 	uint8_t *in; /* fd read buffer */

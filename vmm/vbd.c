@@ -325,6 +325,7 @@ static int vbd_create(struct domain *d, const char *spec, json_object *rec)
 	env.ctx = v;
 	env.loop = &d->loop;
 	env.name = name;
+	env.unlocked = d->xenbus.disks_unlocked;
 	rc = blkback_open(&v->bb, v->spec.path, v->spec.readonly, &env);
 	if (rc < 0) {
 		log_errx("--disk %s: %s: %s", spec, v->spec.path,
@@ -386,4 +387,38 @@ int vbd_remove(struct domain *d, const char *vdev, unsigned int timeout_ms,
 		return -EINVAL;
 	return xenbus_dev_remove(d, vbd_ops.type, devid, timeout_ms, done,
 				 arg);
+}
+
+int vbd_locks(struct domain *d, bool lock)
+{
+	struct xenbus_back *xb = &d->xenbus;
+	struct vbd *v;
+	unsigned int i, j;
+	int rc = 0;
+
+	pthread_mutex_lock(&xb->lock);
+	for (i = 0; rc == 0 && i < xb->nr_devs; i++) {
+		if (xb->devs[i]->ops != &vbd_ops)
+			continue;
+		v = xb->devs[i]->priv;
+		if (!lock) {
+			blkback_unlock(v->bb);
+			continue;
+		}
+		rc = blkback_lock(v->bb);
+		if (rc < 0) {
+			log_errx("vbd %u: %s is in use", v->spec.devid,
+				 v->spec.path);
+			/* All or none. */
+			for (j = 0; j < i; j++)
+				if (xb->devs[j]->ops == &vbd_ops)
+					blkback_unlock(
+					    ((struct vbd *)xb->devs[j]->priv)
+						->bb);
+		}
+	}
+	if (rc == 0)
+		xb->disks_unlocked = !lock;
+	pthread_mutex_unlock(&xb->lock);
+	return rc;
 }

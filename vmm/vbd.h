@@ -29,6 +29,14 @@ int vbd_restore(struct domain *d, const char *spec, struct json_object *rec)
  * loop thread.  0, -EINVAL for a bad name, -ENOENT for no such disk,
  * -EBUSY while it is being removed.
  */
+/*
+ * A migration's handover: every disk's image lock released (the source,
+ * before it says GO) or taken (the destination, after it hears GO; or
+ * the source again if the handover failed).  Taking is all or none:
+ * -EBUSY if another process holds one.  0 or -errno.
+ */
+int vbd_locks(struct domain *d, bool lock) __attribute__((warn_unused_result));
+
 int vbd_remove(struct domain *d, const char *vdev, unsigned int timeout_ms,
 	       xenbus_removed_fn *done, void *arg)
 	__attribute__((warn_unused_result));

@@ -108,6 +108,11 @@ struct xenbus_back {
 	struct xenbus_dev *devs[XENBUS_MAX_DEVS];
 	unsigned int nr_devs;
 	bool watching;
+	/*
+	 * Disks are opened without their locks (an incoming migration:
+	 * vbd_locks() takes them at the handover).
+	 */
+	bool disks_unlocked;
 	/* Removals are finished here, outside any device's callback. */
 	int reap_fd; /* eventfd, -1 until the first removal */
 	struct loop_source reap_src;

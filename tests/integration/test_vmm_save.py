@@ -53,7 +53,7 @@ class Vmm:
     stdout and stderr in files."""
 
     def __init__(self, daemon, tmp_path, domid, args, control=True,
-                 prefix=()):
+                 prefix=(), fds=()):
         self.daemon = daemon
         self.domid = domid
         self.store = Store(daemon)
@@ -73,7 +73,8 @@ class Vmm:
         env = dict(daemon.env, XENIA_RUNDIR=str(daemon.rundir))
         with open(self.out, "wb") as o, open(self.err, "wb") as e:
             self.p = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL,
-                                      stdout=o, stderr=e, pass_fds=(wfd,))
+                                      stdout=o, stderr=e,
+                                      pass_fds=(wfd,) + tuple(fds))
         os.close(wfd)
         self.ready_fd = rfd
         self.conn = None
@@ -83,12 +84,17 @@ class Vmm:
         fd, self.ready_fd = self.ready_fd, None
         return read_ready(fd)
 
-    def req(self, obj, timeout=TIMEOUT):
+    def req(self, obj, timeout=TIMEOUT, fd=None):
+        """One request and its reply; fd goes with it (SCM_RIGHTS)."""
         if self.conn is None:
             self.conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            self.conn.settimeout(timeout)
             self.conn.connect(str(self.sock))
-        self.conn.sendall(json.dumps(obj).encode() + b"\n")
+        self.conn.settimeout(timeout)
+        line = json.dumps(obj).encode() + b"\n"
+        if fd is None:
+            self.conn.sendall(line)
+        else:
+            socket.send_fds(self.conn, [line], [fd])
         while b"\n" not in self.buf:
             chunk = self.conn.recv(65536)
             if not chunk:
