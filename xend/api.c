@@ -128,13 +128,21 @@ static bool api_ctl_ok(json_object *reply, const char *what,
 json_object *api_ctl_wait(struct xdom *d, const char *what,
 			  json_object *req, int timeout_ms, struct api_reply *r)
 {
+	return api_ctl_wait_fd(d, what, req, -1, timeout_ms, r);
+}
+
+json_object *api_ctl_wait_fd(struct xdom *d, const char *what,
+			     json_object *req, int pass_fd, int timeout_ms,
+			     struct api_reply *r)
+{
 	json_object *reply;
 	int domid = d->domid;
 	char err[256];
 
 	/* Long waits must not hold up every other request. */
 	pthread_mutex_unlock(&xend.lock);
-	reply = vmmctl_call(domid, req, timeout_ms, err, sizeof(err));
+	reply = vmmctl_call_fd(domid, req, pass_fd, timeout_ms, err,
+			       sizeof(err));
 	pthread_mutex_lock(&xend.lock);
 	json_object_put(req);
 	return api_ctl_ok(reply, what, r, err) ? reply : NULL;
@@ -397,7 +405,7 @@ bool api_start(struct xdom *d, bool paused, const char *restore,
 	char err[1024];
 	int id;
 
-	if (!restore && !api_config_files_ok(d, r))
+	if (!restore && d->incoming_fd < 0 && !api_config_files_ok(d, r))
 		return false;
 	id = xdom_alloc_domid();
 	if (id < 0) {
@@ -865,6 +873,8 @@ static const struct api_action {
 	{"network-attach", "POST", ST_LIVE, act_network_attach},
 	{"network-detach", "POST", ST_LIVE, act_network_detach},
 	{"save", "POST", ST_LIVE, act_save},
+	{"migrate", "POST", ST_LIVE, act_migrate},
+	{"migration", "GET", ST_LIVE, act_migration},
 	{"start", "POST", ST(XD_INACTIVE), act_start},
 	{"delete", "POST", ST(XD_INACTIVE), act_delete},
 };

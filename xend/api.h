@@ -26,6 +26,10 @@ json_object *api_ctl(struct xdom *d, const char *what, json_object *req,
 /* The same without xend.lock while it waits: d may be gone after it. */
 json_object *api_ctl_wait(struct xdom *d, const char *what, json_object *req,
 			  int timeout_ms, struct api_reply *r);
+/* The same with pass_fd sent along (it stays the caller's). */
+json_object *api_ctl_wait_fd(struct xdom *d, const char *what,
+			     json_object *req, int pass_fd, int timeout_ms,
+			     struct api_reply *r);
 bool api_start(struct xdom *d, bool paused, const char *restore,
 	       struct api_reply *r);
 /* A new xdom from a request's config/path/cwd; NULL with r set. */
@@ -34,6 +38,15 @@ struct xdom *api_new_domain(json_object *body, json_object *warnings,
 /* save.c */
 api_action_fn act_save;
 void api_restore(json_object *body, struct api_reply *r);
+/*
+ * A saved or migrating domain's CONFIG members (name, uuid, config,
+ * config_path, cwd) checked as a restore does: a new xdom named as the
+ * source's, or NULL with r set.  `what` names the source in messages.
+ */
+struct xdom *save_admit(json_object *cfg, const char *what,
+			struct api_reply *r);
+/* relocate.c */
+api_action_fn act_migrate, act_migration;
 
 /* {"vbd": [...], "vif": [...]}, as the block and network lists. */
 json_object *api_devices_json(struct xdom *d);

@@ -73,6 +73,7 @@ struct xdom *xdom_new(void)
 	d->domid = -1;
 	d->pid = -1;
 	d->pidfd = -1;
+	d->incoming_fd = -1;
 	list_init(&d->link);
 	return d;
 }

@@ -73,9 +73,17 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: xend [--state-dir DIR] [--vmm PATH] [--xenstored PATH]\n"
 		"            [--socket-group GROUP] [--log-stderr] [-v]\n"
+		"            [--relocation-port N] [--relocation-address ADDR]\n"
+		"            [--relocation-hosts-allow 'REGEX ...']\n"
 		"The management daemon: the API on $XENIA_RUNDIR/xend.sock\n"
 		"(default /run/xenia), for xm.  Starts xenstored there when\n"
-		"none runs.  SIGTERM stops it; domains keep running.\n");
+		"none runs.  SIGTERM stops it; domains keep running.\n"
+		"The relocation server takes migrating domains on TCP port\n"
+		"%d (XENIA_RELOCATION_PORT; 0: none), on every address or\n"
+		"ADDR, from hosts whose numeric address matches one of the\n"
+		"patterns (XENIA_RELOCATION_HOSTS_ALLOW; default: this host\n"
+		"only, '%s').\n",
+		RELOCATE_PORT, RELOCATE_ALLOW);
 }
 
 static int mkdirs(const char *path, mode_t mode)
@@ -191,12 +199,20 @@ int main(int argc, char **argv)
 		{"xenstored", required_argument, NULL, 'x'},
 		{"socket-group", required_argument, NULL, 'g'},
 		{"log-stderr", no_argument, NULL, 'l'},
+		{"relocation-port", required_argument, NULL, 'P'},
+		{"relocation-address", required_argument, NULL, 'A'},
+		{"relocation-hosts-allow", required_argument, NULL, 'H'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *group = NULL;
+	const char *reloc_port = getenv("XENIA_RELOCATION_PORT");
+	const char *reloc_addr = NULL;
+	const char *reloc_allow = getenv("XENIA_RELOCATION_HOSTS_ALLOW");
 	bool log_stderr = false;
+	int port = RELOCATE_PORT;
+	char *end;
 	char path[PATH_MAX];
 	sigset_t set;
 	int c, rc;
@@ -222,6 +238,15 @@ int main(int argc, char **argv)
 		case 'l':
 			log_stderr = true;
 			break;
+		case 'P':
+			reloc_port = optarg;
+			break;
+		case 'A':
+			reloc_addr = optarg;
+			break;
+		case 'H':
+			reloc_allow = optarg;
+			break;
 		case 'v':
 			log_set_level(LOG_LVL_DEBUG);
 			break;
@@ -237,6 +262,17 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (reloc_port && *reloc_port) {
+		errno = 0;
+		port = (int)strtol(reloc_port, &end, 10);
+		if (errno || *end || port < 0 || port > 65535) {
+			log_errx("xend: relocation port '%s' is not 0 to 65535",
+				 reloc_port);
+			return 2;
+		}
+	}
+	if (!reloc_allow)
+		reloc_allow = RELOCATE_ALLOW;
 	if (!xend.state_dir && xend_path(path, sizeof(path), "xend/managed") ==
 				   0)
 		xend.state_dir = strdup(path);
@@ -269,11 +305,13 @@ int main(int argc, char **argv)
 	if (managed_load_all() < 0 || record_load_all() < 0)
 		return 1;
 	supervise_adopt_all();
-	if (http_start(group) < 0)
+	if (http_start(group) < 0 ||
+	    relocate_start(reloc_addr, port, reloc_allow) < 0)
 		return 1;
 	log_info("xend: %u domains known, run directory %s", xend.nr_domains,
 		 xend.rundir);
 	rc = supervise_run();
+	relocate_stop();
 	http_stop();
 	if (xend_path(path, sizeof(path), "xend.pid") == 0)
 		(void)unlink(path);

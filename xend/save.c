@@ -168,29 +168,18 @@ static const char *save_cfg_str(json_object *cfg, const char *key)
 	return json_object_get_string(v);
 }
 
-void api_restore(json_object *body, struct api_reply *r)
+struct xdom *save_admit(json_object *cfg, const char *what,
+			struct api_reply *r)
 {
-	const char *path = api_str(body, "path", true, r);
-	json_object *cfg, *req = NULL;
-	const char *name, *uuid;
-	struct xdom *d = NULL;
+	const char *name = save_cfg_str(cfg, "name");
+	const char *uuid = save_cfg_str(cfg, "uuid");
+	json_object *req;
+	struct xdom *d;
 
-	if (!path)
-		return;
-	if (path[0] != '/') {
-		api_error(r, 400, "bad-request", "the file must be an "
-			  "absolute path, not '%s'", path);
-		return;
-	}
-	cfg = save_peek_config(path, r);
-	if (!cfg)
-		return;
-	name = save_cfg_str(cfg, "name");
-	uuid = save_cfg_str(cfg, "uuid");
 	if (!name || !uuid || !save_cfg_str(cfg, "config")) {
 		api_error(r, 400, "bad-stream", "%s: the domain config lacks "
-			  "its name, UUID or config", path);
-		goto out;
+			  "its name, UUID or config", what);
+		return NULL;
 	}
 	/* The same checks as a create, on the config the domain ran with. */
 	req = json_object_new_object();
@@ -203,38 +192,60 @@ void api_restore(json_object *body, struct api_reply *r)
 		json_object_object_add(req, "cwd", json_object_new_string(
 						       save_cfg_str(cfg, "cwd")));
 	d = api_new_domain(req, NULL, r);
+	json_object_put(req);
 	if (!d)
-		goto out;
+		return NULL;
 	if (!uuid_valid(uuid) || !*name || strlen(name) >= sizeof(d->name) ||
 	    strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 			 "0123456789-_.") != strlen(name) ||
 	    strspn(name, "0123456789") == strlen(name) ||
 	    strspn(name, ".") == strlen(name) || !strcmp(name, "Domain-0")) {
-		api_error(r, 400, "bad-stream", "%s: the saved name '%.64s' "
-			  "or UUID '%.40s' is not valid", path, name, uuid);
-		goto out;
+		api_error(r, 400, "bad-stream", "%s: the domain's name '%.64s' "
+			  "or UUID '%.40s' is not valid", what, name, uuid);
+		xdom_free(d);
+		return NULL;
 	}
 	snprintf(d->name, sizeof(d->name), "%s", name);
 	snprintf(d->uuid, sizeof(d->uuid), "%s", uuid);
 	if (xdom_by_name(d->name) || xdom_by_uuid(d->uuid)) {
-		api_error(r, 409, "exists", "domain '%s' (%s) is running; "
-			  "destroy it before restoring it", d->name, d->uuid);
-		goto out;
+		api_error(r, 409, "exists", "domain '%s' (%s) is running "
+			  "here; destroy it first", d->name, d->uuid);
+		xdom_free(d);
+		return NULL;
 	}
+	return d;
+}
+
+void api_restore(json_object *body, struct api_reply *r)
+{
+	const char *path = api_str(body, "path", true, r);
+	struct xdom *d;
+	json_object *cfg;
+
+	if (!path)
+		return;
+	if (path[0] != '/') {
+		api_error(r, 400, "bad-request", "the file must be an "
+			  "absolute path, not '%s'", path);
+		return;
+	}
+	cfg = save_peek_config(path, r);
+	if (!cfg)
+		return;
+	d = save_admit(cfg, path, r);
+	json_object_put(cfg);
+	if (!d)
+		return;
 	list_add_tail(&d->link, &xend.domains);
 	xend.nr_domains++;
 	if (!api_start(d, api_bool(body, "paused"), path, r)) {
 		list_del(&d->link);
 		xend.nr_domains--;
-		goto out;
+		xdom_free(d);
+		return;
 	}
 	log_info("api: restored domain %d '%s' from %s", d->domid, d->name,
 		 path);
 	r->status = 201;
 	r->body = api_domain_json(d, false);
-	d = NULL;
-out:
-	xdom_free(d);
-	json_object_put(req);
-	json_object_put(cfg);
 }

@@ -27,6 +27,10 @@
 #include "xend.h"
 
 #define SPAWN_READY_MS 30000
+/* An incoming migration is up when its source hands it over. */
+#define SPAWN_INCOMING_READY_MS (3600 * 1000)
+/* The vmm's descriptors: 3 says ready, 4 is a migration's connection. */
+#define SPAWN_INCOMING_FD "4"
 #define SPAWN_MAX_ARGS (32 + 2 * (DOMCFG_MAX_DISKS + DOMCFG_MAX_VIFS))
 
 struct spawn_args {
@@ -65,7 +69,10 @@ static int spawn_build_argv(struct xdom *d, bool paused, const char *restore,
 	snprintf(a->num[2], sizeof(a->num[2]), "%d", d->domid);
 
 	spawn_arg(a, xend.vmm_path);
-	if (restore) {
+	if (d->incoming_fd >= 0) {
+		spawn_arg(a, "--incoming");
+		spawn_arg(a, SPAWN_INCOMING_FD);
+	} else if (restore) {
 		spawn_arg(a, "--restore");
 		spawn_arg(a, restore);
 	} else {
@@ -195,10 +202,14 @@ void spawn_reset_signals(void)
 	signal(SIGPIPE, SIG_DFL);
 }
 
-static void spawn_child(struct spawn_args *a, int ready_fd, int log_fd)
+static void spawn_child(struct spawn_args *a, int ready_fd, int log_fd,
+			int incoming_fd)
 {
 	int nul = open("/dev/null", O_RDONLY);
 
+	/* Out of the way of the dup2s below, whatever number it has. */
+	if (incoming_fd >= 0)
+		incoming_fd = fcntl(incoming_fd, F_DUPFD, 10);
 	spawn_reset_signals();
 	setsid();
 	if (nul >= 0)
@@ -206,15 +217,20 @@ static void spawn_child(struct spawn_args *a, int ready_fd, int log_fd)
 	dup2(log_fd, 1);
 	dup2(log_fd, 2);
 	dup2(ready_fd, 3);
-	close_range(4, ~0U, 0);
+	if (incoming_fd >= 0) {
+		dup2(incoming_fd, 4);
+		close_range(5, ~0U, 0);
+	} else {
+		close_range(4, ~0U, 0);
+	}
 	execv(a->argv[0], a->argv);
 	dprintf(2, "xend: exec %s: %s\n", a->argv[0], strerror(errno));
 	_exit(127);
 }
 
 /* Waits for "ready" without the lock; 0, or -errno with err filled. */
-static int spawn_wait_ready(int fd, struct spawn_args *a, char *err,
-			    size_t errlen)
+static int spawn_wait_ready(int fd, struct spawn_args *a, int timeout_ms,
+			    char *err, size_t errlen)
 {
 	struct pollfd p = {.fd = fd, .events = POLLIN};
 	char buf[16];
@@ -222,11 +238,11 @@ static int spawn_wait_ready(int fd, struct spawn_args *a, char *err,
 	int rc;
 
 	do {
-		rc = poll(&p, 1, SPAWN_READY_MS);
+		rc = poll(&p, 1, timeout_ms);
 	} while (rc < 0 && errno == EINTR);
 	if (rc == 0) {
 		snprintf(err, errlen, "xenia-vmm did not come up in %d s "
-			 "(log: %s)", SPAWN_READY_MS / 1000, a->log);
+			 "(log: %s)", timeout_ms / 1000, a->log);
 		return -ETIMEDOUT;
 	}
 	n = read(fd, buf, sizeof(buf) - 1);
@@ -276,7 +292,7 @@ int xdom_start(struct xdom *d, bool paused, const char *restore, char *err,
 		goto out;
 	}
 	if (pid == 0)
-		spawn_child(a, pipefd[1], log_fd);
+		spawn_child(a, pipefd[1], log_fd, d->incoming_fd);
 	close(pipefd[1]);
 	pipefd[1] = -1;
 	d->pid = pid;
@@ -290,7 +306,10 @@ int xdom_start(struct xdom *d, bool paused, const char *restore, char *err,
 	(void)record_write(d);
 
 	pthread_mutex_unlock(&xend.lock);
-	rc = spawn_wait_ready(pipefd[0], a, err, errlen);
+	rc = spawn_wait_ready(pipefd[0], a,
+			      d->incoming_fd >= 0 ? SPAWN_INCOMING_READY_MS
+						  : SPAWN_READY_MS,
+			      err, errlen);
 	pthread_mutex_lock(&xend.lock);
 
 	if (rc < 0) {

@@ -33,8 +33,35 @@ static int vmmctl_poll(int fd, short events, double deadline)
 	return rc == 0 ? -ETIMEDOUT : 0;
 }
 
+/* The first bytes of a request, with fd as SCM_RIGHTS. */
+static ssize_t vmmctl_send_fd(int sock, const char *p, size_t len, int fd)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} cm;
+	struct iovec iov = {(void *)p, len};
+	struct msghdr msg = {.msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = cm.buf,
+			     .msg_controllen = sizeof(cm.buf)};
+	struct cmsghdr *h = CMSG_FIRSTHDR(&msg);
+
+	h->cmsg_level = SOL_SOCKET;
+	h->cmsg_type = SCM_RIGHTS;
+	h->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(h), &fd, sizeof(int));
+	return sendmsg(sock, &msg, MSG_NOSIGNAL);
+}
+
 json_object *vmmctl_call(int domid, json_object *req, int timeout_ms,
 			 char *err, size_t errlen)
+{
+	return vmmctl_call_fd(domid, req, -1, timeout_ms, err, errlen);
+}
+
+json_object *vmmctl_call_fd(int domid, json_object *req, int pass_fd,
+			    int timeout_ms, char *err, size_t errlen)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	double deadline = xend_mono() + timeout_ms / 1000.0;
@@ -62,7 +89,10 @@ json_object *vmmctl_call(int domid, json_object *req, int timeout_ms,
 		const char *p = off < len ? line + off : "\n";
 		size_t left = off < len ? len - off : 1;
 
-		n = send(fd, p, left, MSG_NOSIGNAL);
+		if (pass_fd >= 0 && off == 0)
+			n = vmmctl_send_fd(fd, p, left, pass_fd);
+		else
+			n = send(fd, p, left, MSG_NOSIGNAL);
 		if (n < 0 && errno == EAGAIN) {
 			rc = vmmctl_poll(fd, POLLOUT, deadline);
 			if (rc < 0)

@@ -57,6 +57,8 @@ struct xdom {
 	uint64_t pid_start; /* /proc/PID/stat starttime: pid reuse guard */
 	int pidfd;
 	bool child;	/* ours to wait for (not adopted) */
+	/* While a migration comes in: its connection, for the vmm; else -1. */
+	int incoming_fd;
 
 	double start_time; /* wall clock */
 	double start_mono;
@@ -147,9 +149,20 @@ char **store_dir(unsigned int *n, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 bool store_exists(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* relocate.c: the relocation server (migrations coming in). */
+#define RELOCATE_PORT 8002
+/* Loopback only, unless told otherwise. */
+#define RELOCATE_ALLOW "^127\\. ^::1$ ^::ffff:127\\."
+int relocate_start(const char *address, int port, const char *allow)
+	__attribute__((warn_unused_result));
+void relocate_stop(void);
+
 /* vmmctl.c: one request to a domain's vmm over its control socket. */
 json_object *vmmctl_call(int domid, json_object *req, int timeout_ms,
 			 char *err, size_t errlen);
+/* The same with pass_fd sent along (SCM_RIGHTS; it stays the caller's). */
+json_object *vmmctl_call_fd(int domid, json_object *req, int pass_fd,
+			    int timeout_ms, char *err, size_t errlen);
 /* One request to many vmms at once; replies[i] NULL for no answer. */
 void vmmctl_call_many(const int *domids, unsigned int n, json_object *req,
 		      int timeout_ms, json_object **replies);

@@ -17,30 +17,39 @@
 
 /*
  * Every option any command takes.  A command lists the letters of its own
- * in its row; those without a short form (has_short false) are long only.
+ * in its row by val; short_name is its letter, 0 for a long-only one.
+ * Two options may share a letter if no command takes both (migrate's -l
+ * is --live, list's --long).
  */
 static const struct xm_option {
 	int val;
 	const char *name;
 	const char *arg; /* the value's name; NULL: the option takes none */
-	bool has_short;
+	char short_name; /* its letter on the command line; 0: long only */
 	const char *help;
 } xm_options[] = {
-	{'c', "console_autoconnect", NULL, true,
+	{'c', "console_autoconnect", NULL, 'c',
 	 "Attach to the domain's console afterwards."},
-	{'p', "paused", NULL, true, "Leave the domain paused."},
-	{'l', "long", NULL, true, "Print S-expressions."},
-	{'J', "json", NULL, false, "Print xend's JSON."},
-	{'w', "wait", NULL, true, "Wait until it is done."},
-	{'a', "all", NULL, true, "Every running domain but Domain-0."},
-	{'R', "reboot", NULL, true, "Reboot instead of power off."},
-	{'H', "halt", NULL, true, "Halt instead of power off."},
-	{'T', "timeout", "S", false,
+	{'p', "paused", NULL, 'p', "Leave the domain paused."},
+	{'l', "long", NULL, 'l', "Print S-expressions."},
+	{'J', "json", NULL, 0, "Print xend's JSON."},
+	{'w', "wait", NULL, 'w', "Wait until it is done."},
+	{'a', "all", NULL, 'a', "Every running domain but Domain-0."},
+	{'R', "reboot", NULL, 'R', "Reboot instead of power off."},
+	{'H', "halt", NULL, 'H', "Halt instead of power off."},
+	{'T', "timeout", "S", 0,
 	 "Destroy it if still running S seconds later."},
-	{'s', "short", NULL, true, "Short format."},
-	{'b', "batch", NULL, true, "Batch mode: no screen handling."},
-	{'i', "iterations", "N", true, "Print N times, then stop."},
-	{'d', "delay", "S", true, "Seconds between updates (default 3)."},
+	{'s', "short", NULL, 's', "Short format."},
+	{'b', "batch", NULL, 'b', "Batch mode: no screen handling."},
+	{'i', "iterations", "N", 'i', "Print N times, then stop."},
+	{'d', "delay", "S", 'd', "Seconds between updates (default 3)."},
+	/* xm migrate's: the letters Xen gives them, meaning others here. */
+	{'L', "live", NULL, 'l',
+	 "Live: the domain runs while its memory is copied."},
+	{'P', "port", "N", 'p', "The destination xend's relocation port."},
+	{'D', "downtime", "MS", 0,
+	 "Stop copying once the rest fits in MS ms (default 300)."},
+	{'M', "max-rounds", "N", 0, "Stop copying after N rounds (default 30)."},
 };
 
 #define XM_NR_OPTIONS (sizeof(xm_options) / sizeof(xm_options[0]))
@@ -82,6 +91,10 @@ static const struct xm_cmd xm_cmds[] = {
 	 "Rename a domain."},
 	{"save", cmd_save, "c", 2, 2, true, "[-c] <Domain> <File>",
 	 "Save a domain's state to a file (-c: it keeps running)."},
+	{"migrate", cmd_migrate, "LPDM", 2, 2, true,
+	 "[-l] [-p PORT] [--downtime=MS] [--max-rounds=N] <Domain> "
+	 "<Host>[:<Port>]",
+	 "Migrate a domain to another host's xend."},
 	{"restore", cmd_restore, "p", 1, 1, true, "[-p] <File>",
 	 "Restore a domain from a saved file (-p: paused)."},
 	{"shutdown", cmd_shutdown, "waRHT", 0, 1, true,
@@ -143,8 +156,9 @@ static void xm_print_cmd_usage(FILE *f, const struct xm_cmd *c)
 
 		if (!o)
 			continue;
-		if (o->has_short)
-			snprintf(flag, sizeof(flag), "-%c, --%s%s%s", o->val,
+		if (o->short_name)
+			snprintf(flag, sizeof(flag), "-%c, --%s%s%s",
+				 o->short_name,
 				 o->name, o->arg ? "=" : "",
 				 o->arg ? o->arg : "");
 		else
@@ -230,19 +244,33 @@ static int cmd_help(struct xm_ctx *x, int argc, char **argv)
 	return XM_OK;
 }
 
+/* What getopt returned for a short letter: the command's option's val. */
+static int xm_short_to_val(const struct xm_cmd *cmd, int c)
+{
+	const char *p;
+
+	for (p = cmd->opts; *p; p++) {
+		const struct xm_option *o = xm_option_find(*p);
+
+		if (o && o->short_name == c)
+			return o->val;
+	}
+	return c;
+}
+
 static int xm_parse_number(const struct xm_ctx *x, int val, const char *arg,
 			   double *out)
 {
+	const struct xm_option *o = xm_option_find(val);
 	char *end;
 
 	errno = 0;
 	*out = strtod(arg, &end);
-	if (errno || end == arg || *end || *out < 0 ||
-	    (val == 'i' && *out != (long)*out))
-		return xm_usage_error(x, "bad value '%s' for %s", arg,
-				      val == 'i'   ? "-i"
-				      : val == 'd' ? "-d"
-						   : "--timeout");
+	/* Only a timeout or a delay may have a fraction. */
+	if (errno || end == arg || *end || *out < 0 || *out > 1e9 ||
+	    (val != 'T' && val != 'd' && *out != (long)*out))
+		return xm_usage_error(x, "bad value '%s' for --%s", arg,
+				      o ? o->name : "?");
 	return 0;
 }
 
@@ -271,8 +299,8 @@ static int xm_parse_opts(struct xm_ctx *x, int argc, char **argv, int *first,
 		longopts[nl++] = (struct option){
 			o->name, o->arg ? required_argument : no_argument,
 			NULL, o->val};
-		if (o->has_short) {
-			shortopts[ns++] = (char)o->val;
+		if (o->short_name) {
+			shortopts[ns++] = o->short_name;
 			if (o->arg)
 				shortopts[ns++] = ':';
 		}
@@ -287,6 +315,7 @@ static int xm_parse_opts(struct xm_ctx *x, int argc, char **argv, int *first,
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+		c = xm_short_to_val(x->cmd, c);
 		switch (c) {
 		case 1: /* an argument: gather them at the front */
 			argv[1 + (*first)++] = optarg;
@@ -323,6 +352,21 @@ static int xm_parse_opts(struct xm_ctx *x, int argc, char **argv, int *first,
 			break;
 		case 'b':
 			x->opt.batch = true;
+			break;
+		case 'L':
+			x->opt.live = true;
+			break;
+		case 'P':
+		case 'D':
+		case 'M':
+			if (xm_parse_number(x, c, optarg, &num))
+				return XM_USAGE;
+			if (c == 'P')
+				x->opt.port = (long)num;
+			else if (c == 'D')
+				x->opt.downtime_ms = (long)num;
+			else
+				x->opt.max_rounds = (long)num;
 			break;
 		case 'T':
 		case 'i':

@@ -35,6 +35,11 @@ struct xm_opts {
 	double timeout;	 /* --timeout S */
 	long iterations; /* -i N; 0: forever */
 	double delay;	 /* -d S */
+	/* xm migrate's */
+	bool live;	  /* -l */
+	long port;	  /* -p N; 0: the host's or the default */
+	long downtime_ms; /* --downtime; 0: xend's default */
+	long max_rounds;  /* --max-rounds; 0: xend's default */
 };
 
 struct xm_cmd;
@@ -75,7 +80,7 @@ xm_handler cmd_list, cmd_uptime, cmd_vcpu_list, cmd_info, cmd_dmesg,
 	cmd_log;
 
 /* cmd_save.c */
-xm_handler cmd_save, cmd_restore;
+xm_handler cmd_save, cmd_restore, cmd_migrate;
 
 /* top.c */
 xm_handler cmd_top;

@@ -68,17 +68,25 @@ def wait_for(cond, timeout=15.0, step=0.02, what="condition"):
 
 
 class XendHost:
-    def __init__(self, rundir=None, env=None):
+    """netns: run xend (and so its xenstored and vmms) in that network
+    namespace, as another machine.  The relocation server is off unless
+    relocation_port is given."""
+
+    def __init__(self, rundir=None, env=None, netns=None,
+                 relocation_port=0):
         self.rundir = Path(rundir or tempfile.mkdtemp(prefix="xh", dir="/tmp"))
         self.env = dict(os.environ, XENIA_RUNDIR=str(self.rundir))
+        self.env["XENIA_RELOCATION_PORT"] = str(relocation_port)
         self.env.update(env or {})
         self.sock = self.rundir / "xend.sock"
         self.proc = None
+        self.netns = netns
         self.env["XENSTORED_PATH"] = str(self.rundir / "xenstored" / "socket")
 
     # -- daemons -------------------------------------------------------
     def start(self, *args):
-        self.proc = subprocess.Popen([str(XEND), *args], env=self.env,
+        prefix = ["ip", "netns", "exec", self.netns] if self.netns else []
+        self.proc = subprocess.Popen(prefix + [str(XEND), *args], env=self.env,
                                      stdin=subprocess.DEVNULL,
                                      start_new_session=True)
         wait_for(self._answers, 15, what="xend's socket")
