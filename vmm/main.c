@@ -24,6 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "ctl.h"
@@ -42,6 +44,7 @@
 /* --incoming: READY to GO, the source deciding (migrate.h). */
 #define VMM_HANDOVER_MS 30000
 #define VMM_DISK_LOCK_TRIES 200
+#define VMM_INCOMING_SILENCE_S 30
 #define VMM_DISK_LOCK_US 10000
 
 struct vmm_args {
@@ -118,6 +121,17 @@ static int parse_uint(const char *s, uint64_t min, uint64_t max,
 		return -EINVAL;
 	*out = v;
 	return 0;
+}
+
+/*
+ * A source that goes silent fails the read (the stream reader takes
+ * EAGAIN as an error) instead of holding the domain half-built forever.
+ */
+static void vmm_incoming_timeouts(int fd)
+{
+	struct timeval tv = {.tv_sec = VMM_INCOMING_SILENCE_S};
+
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 }
 
 static int parse_args(int argc, char **argv, struct vmm_args *a)
@@ -282,6 +296,7 @@ static int parse_args(int argc, char **argv, struct vmm_args *a)
 			}
 			a->incoming_fd = (int)n;
 			a->restore = "the incoming migration";
+			vmm_incoming_timeouts(a->incoming_fd);
 			break;
 		case 'v':
 			a->verbose = true;
