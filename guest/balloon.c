@@ -16,6 +16,8 @@
 struct balloon balloon;
 
 static xen_pfn_t balloon_frames[BALLOON_BATCH];
+/* Set by balloon_reserve(): RAM below it is somebody else's. */
+static uint64_t balloon_reserved;
 
 long balloon_reservation(void)
 {
@@ -26,9 +28,10 @@ long balloon_reservation(void)
 
 /*
  * The RAM entry of the memory map holding our image: the balloon lies
- * between the image's end and that entry's end, below any boot module.
+ * between the image's end (or the reservation's) and that entry's end,
+ * below any boot module.
  */
-static int balloon_range(uint64_t *low, uint64_t *top)
+int balloon_free_ram(uint64_t *low, uint64_t *top)
 {
 	const struct hvm_memmap_table_entry *map;
 	uint64_t end = (uintptr_t)_image_end, t = 0;
@@ -48,9 +51,16 @@ static int balloon_range(uint64_t *low, uint64_t *top)
 	for (i = 0; mod && i < start_info->nr_modules && i < 16; i++)
 		if (mod[i].paddr >= end && mod[i].paddr < t)
 			t = mod[i].paddr;
+	if (balloon_reserved > end)
+		end = balloon_reserved;
 	*low = (end + 4095) >> PAGE_SHIFT;
 	*top = t >> PAGE_SHIFT;
 	return *top > *low ? 0 : -XEN_ENOSPC;
+}
+
+void balloon_reserve(uint64_t end)
+{
+	balloon_reserved = end;
 }
 
 int balloon_init(void)
@@ -60,7 +70,7 @@ int balloon_init(void)
 
 	if (cur < 0)
 		return (int)cur;
-	rc = balloon_range(&balloon.low_gfn, &balloon.top_gfn);
+	rc = balloon_free_ram(&balloon.low_gfn, &balloon.top_gfn);
 	if (rc)
 		return rc;
 	balloon.total_pages = (uint64_t)cur;

@@ -32,10 +32,14 @@ static union {
 
 /*
  * The vcpu_info that each secondary vCPU registers: 64 bytes, aligned, so
- * none crosses a page.
+ * none crosses a page.  The 64 of them fill a page of their own, which
+ * user mode may read for its clock (dirty.c) without reaching anything
+ * else.
  */
 static struct vcpu_info ap_vcpu_info[EVENTS_MAX_VCPUS]
-	__attribute__((aligned(64)));
+	__attribute__((aligned(4096)));
+_Static_assert(sizeof(struct vcpu_info) * EVENTS_MAX_VCPUS == 4096,
+	       "ap_vcpu_info is one page");
 static struct vcpu_info *volatile vcpu_info_of[EVENTS_MAX_VCPUS];
 /* The vCPU that handles each counted port; the rest are vCPU 0's. */
 static volatile uint8_t port_vcpu[EVENTS_COUNTED];

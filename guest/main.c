@@ -88,35 +88,48 @@ int guest_cmdline_has(const char *word)
 }
 
 /*
- * Copies the value of "test=" from the command line into name; returns 0
- * if there is none.  The command line is hostile-ish input from the
- * loader: bound every read.
+ * The command line is hostile-ish input from the loader: bound every
+ * read, cut what does not fit.
  */
-static int cmdline_test(const char *cmdline, char *name, size_t size)
+int guest_cmdline_get(const char *key, char *buf, size_t size)
 {
-	const char *p = cmdline;
-	size_t budget = 4096, n;
+	size_t klen = strlen(key), i, n, v;
+	const char *p;
 
-	while (budget && *p) {
-		while (budget && *p == ' ') {
-			p++;
-			budget--;
-		}
-		if (budget > 5 && !strncmp(p, "test=", 5)) {
-			p += 5;
-			budget -= 5;
-			for (n = 0; budget && *p && *p != ' ' && n + 1 < size;
-			     n++, budget--)
-				name[n] = *p++;
-			name[n] = '\0';
-			return 1;
-		}
-		while (budget && *p && *p != ' ') {
-			p++;
-			budget--;
-		}
+	if (!size || !start_info || !start_info->cmdline_paddr)
+		return 0;
+	p = (const char *)(uintptr_t)start_info->cmdline_paddr;
+	n = strnlen(p, 4096);
+	for (i = 0; i + klen < n; i++) {
+		if ((i && p[i - 1] != ' ') || strncmp(p + i, key, klen) ||
+		    p[i + klen] != '=')
+			continue;
+		for (i += klen + 1, v = 0; i < n && p[i] != ' ' && v + 1 < size;
+		     v++, i++)
+			buf[v] = p[i];
+		buf[v] = '\0';
+		return 1;
 	}
 	return 0;
+}
+
+int guest_cmdline_uint(const char *key, uint64_t *val)
+{
+	char buf[24];
+	uint64_t v = 0;
+	const char *p;
+
+	if (!guest_cmdline_get(key, buf, sizeof(buf)))
+		return 0;
+	for (p = buf; *p >= '0' && *p <= '9'; p++) {
+		if (v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
+			return -XEN_EINVAL;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	if (p == buf || *p)
+		return -XEN_EINVAL;
+	*val = v;
+	return 1;
 }
 
 static void scenario_run(const struct scenario *s)
@@ -131,19 +144,15 @@ static void scenario_run(const struct scenario *s)
 void guest_main(uint32_t start_info_paddr)
 {
 	const struct hvm_start_info *si = (void *)(uintptr_t)start_info_paddr;
-	const char *cmdline = "";
 	char name[32];
 	unsigned int i;
 
 	(void)hypercall_init();
 	traps_init();
-	if (si && si->magic == XEN_HVM_START_MAGIC_VALUE) {
+	if (si && si->magic == XEN_HVM_START_MAGIC_VALUE)
 		start_info = si;
-		if (si->cmdline_paddr)
-			cmdline = (const char *)(uintptr_t)si->cmdline_paddr;
-	}
 
-	if (!cmdline_test(cmdline, name, sizeof(name))) {
+	if (!guest_cmdline_get("test", name, sizeof(name))) {
 		printf("xenia test guest: all scenarios (%s)\n",
 		       hypercall_ready ? "xen" : "no xen");
 		for (i = 0; i < ARRAY_SIZE(scenarios); i++)

@@ -19,6 +19,7 @@
 #include "hypercall.h"
 #include "lib.h"
 #include "smp.h"
+#include "user.h"
 
 #define MSR_EFER	0xc0000080
 #define MS		1000000ull
@@ -170,6 +171,17 @@ void smp_command(unsigned int id, enum smp_cmd cmd)
 	(void)ev_send(__atomic_load_n(&ap->ipi_port, __ATOMIC_SEQ_CST));
 }
 
+void smp_command_user(unsigned int id, uint64_t rip, uint64_t rsp,
+		      uint64_t arg)
+{
+	struct smp_ap *ap = &smp_aps[id];
+
+	__atomic_store_n(&ap->arg[0], rip, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&ap->arg[1], rsp, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&ap->arg[2], arg, __ATOMIC_SEQ_CST);
+	smp_command(id, SMP_CMD_USER);
+}
+
 static int smp_done(unsigned int id)
 {
 	struct smp_ap *ap = &smp_aps[id];
@@ -245,6 +257,10 @@ static long ap_run(struct smp_ap *ap, unsigned int id, uint32_t cmd)
 	case SMP_CMD_DOWN_SELF:
 		/* Returns when somebody brings us up again. */
 		return hyp_vcpu_op(VCPUOP_down, id, NULL);
+	case SMP_CMD_USER:
+		user_enter(id, __atomic_load_n(&ap->arg[0], __ATOMIC_SEQ_CST),
+			   __atomic_load_n(&ap->arg[1], __ATOMIC_SEQ_CST),
+			   __atomic_load_n(&ap->arg[2], __ATOMIC_SEQ_CST));
 	default:
 		return -XEN_ENOSYS;
 	}

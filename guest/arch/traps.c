@@ -70,8 +70,9 @@ void traps_init(void)
 
 void trap_handle(struct trap_frame *f)
 {
-	printf("FAIL: exception %lu error 0x%lx at rip 0x%lx\n",
-	       f->vector, f->error, f->rip);
+	printf("FAIL: exception %lu error 0x%lx at rip 0x%lx%s\n",
+	       f->vector, f->error, f->rip,
+	       (f->cs & 3) ? " in user mode" : "");
 	printf("  cr2 0x%lx rsp 0x%lx rflags 0x%lx cs 0x%lx\n",
 	       read_cr2(), f->rsp, f->rflags, f->cs);
 	printf("  rax 0x%lx rbx 0x%lx rcx 0x%lx rdx 0x%lx\n",

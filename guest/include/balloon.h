@@ -7,7 +7,8 @@
  * image (code, data, stacks, the pages it shares with the hypervisor).
  * The pages between the end of the image and the end of the RAM that
  * holds it (below the hypervisor's special pages, below an initrd if one
- * was loaded there) are the balloon's alone.  It gives them back from the
+ * was loaded there) are the balloon's alone, but for a reservation at
+ * their bottom (balloon_reserve()).  It gives them back from the
  * top down, so the pages given back are always [top - released, top).
  */
 #ifndef GUEST_BALLOON_H
@@ -27,6 +28,16 @@ struct balloon {
 
 extern struct balloon balloon;
 
+/*
+ * The pages the balloon would own, [*low, *top) in frames: from the end
+ * of our image (or of the reservation) up; 0 or -XEN_E*.
+ */
+int balloon_free_ram(uint64_t *low, uint64_t *top);
+/*
+ * Before balloon_init(): the RAM below paddr `end` is not the balloon's
+ * (dirty.h's region lies between our image and it).
+ */
+void balloon_reserve(uint64_t end);
 /* From the memory map and XENMEM_current_reservation; 0 or -XEN_E*. */
 int balloon_init(void);
 /* What we hold now, and the least we may hold, in KiB. */

@@ -2,6 +2,7 @@
 #ifndef GUEST_GUEST_H
 #define GUEST_GUEST_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include "xen.h"
 
@@ -31,6 +32,13 @@ int check(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Whether the command line holds `word` as a whole word. */
 int guest_cmdline_has(const char *word);
+/*
+ * The value of a word key=VALUE of the command line, NUL-terminated in
+ * buf (cut to fit): 1 if there is one, else 0.
+ */
+int guest_cmdline_get(const char *key, char *buf, size_t size);
+/* A decimal key=N: 1 with *val set, 0 if absent, -XEN_EINVAL if bad. */
+int guest_cmdline_uint(const char *key, uint64_t *val);
 
 void scenario_boot(void);
 void scenario_version(void);

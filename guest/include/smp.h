@@ -23,6 +23,11 @@ enum smp_cmd {
 	SMP_CMD_TIMER,
 	/* VCPUOP_down on itself; the result once somebody brings it up. */
 	SMP_CMD_DOWN_SELF,
+	/*
+	 * user_enter() at rip arg[0], stack arg[1], rdi arg[2]: it never
+	 * comes back, answers no more commands and no pings.
+	 */
+	SMP_CMD_USER,
 };
 
 /*
@@ -36,6 +41,7 @@ struct smp_ap {
 	uint32_t ipi_port;	/* its own IPI port (bound to it) */
 	uint32_t pings;		/* events on ipi_port it has answered */
 	uint32_t cmd;		/* enum smp_cmd, written before cmd_seq */
+	uint64_t arg[3];	/* its arguments, written before cmd_seq */
 	uint32_t cmd_seq;
 	uint32_t done_seq;
 	int64_t result;		/* of the last command */
@@ -71,6 +77,9 @@ void smp_ap_main(unsigned int id) __attribute__((noreturn));
 
 /* Asks AP id to run cmd; smp_wait_done() waits for the result. */
 void smp_command(unsigned int id, enum smp_cmd cmd);
+/* SMP_CMD_USER for AP id: from now on it runs rip(arg) at CPL3. */
+void smp_command_user(unsigned int id, uint64_t rip, uint64_t rsp,
+		      uint64_t arg);
 int smp_wait_done(unsigned int id);
 
 /*

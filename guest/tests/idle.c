@@ -19,9 +19,15 @@
  * The command-line word balloon-touch makes it write every page the
  * balloon may give back first, so that giving them back shows in the
  * host's memory.
+ *
+ * dirty=MIB [dirty_rate=N] (dirty.h) needs a second vCPU: vCPU 1 runs
+ * the dirtying workload in user mode instead of sleeping, stays online
+ * whatever cpu/1/availability says, and vCPU 0 wakes once a second to
+ * print the workload's counters, with or without a XenStore.
  */
 #include "balloon.h"
 #include "console.h"
+#include "dirty.h"
 #include "events.h"
 #include "guest.h"
 #include "hypercall.h"
@@ -39,11 +45,24 @@ enum idle_ap { AP_NEVER, AP_ONLINE, AP_DOWN };
 static uint8_t idle_ap[SMP_MAX_VCPUS];
 static unsigned int idle_nr_vcpus;
 static int idle_balloon_ok;
+/* The AP that runs dirty=, which must stay online; 0: none. */
+static unsigned int idle_dirty_vcpu;
 
+static int idle_never(unsigned int unused)
+{
+	(void)unused;
+	return 0;
+}
+
+/* Nothing (more) to obey: sleep, waking only for dirty='s lines. */
 static void idle_forever(void)
 {
-	for (;;)
-		(void)hyp_sched_op(SCHEDOP_block, NULL);
+	for (;;) {
+		if (idle_dirty_vcpu)
+			(void)smp_wait(idle_never, 0, dirty_report());
+		else
+			(void)hyp_sched_op(SCHEDOP_block, NULL);
+	}
 }
 
 /* --- vCPUs ----------------------------------------------------------- */
@@ -122,6 +141,11 @@ static void idle_vcpus_sync(int start)
 		want = idle_vcpu_wanted(id);
 		if (want < 0 && start)
 			want = 1;
+		if (want == 0 && id == idle_dirty_vcpu) {
+			printf("idle: vcpu %u runs the dirty workload: "
+			       "staying online\n", id);
+			want = 1;
+		}
 		if (want == 1 && idle_ap[id] != AP_ONLINE)
 			idle_vcpu_online(id);
 		else if (want == 0 && (idle_ap[id] == AP_ONLINE || start))
@@ -245,22 +269,48 @@ static void idle_balloon_start(void)
 		printf("idle: memory/target %lu KiB\n", target);
 }
 
-void scenario_idle(void)
+/* dirty=: the region before the balloon, the workload once APs are up. */
+static int idle_dirty_setup(void)
+{
+	int rc = dirty_setup();
+	unsigned int n;
+
+	if (rc <= 0)
+		return rc;
+	n = smp_count_vcpus();
+	if (n <= DIRTY_VCPU) {
+		check(0, "dirty: needs %u vCPUs, the domain has %u",
+		      DIRTY_VCPU + 1, n);
+		return -XEN_EINVAL;
+	}
+	idle_dirty_vcpu = DIRTY_VCPU;
+	return 1;
+}
+
+static int idle_dirty_start(void)
+{
+	if (!idle_dirty_vcpu)
+		return 0;
+	if (idle_ap[idle_dirty_vcpu] != AP_ONLINE) {
+		check(0, "dirty: vCPU %u is not online", idle_dirty_vcpu);
+		return -XEN_EIO;
+	}
+	return dirty_start();
+}
+
+/* Until the next dirty= line is due, printing one if it is; or long. */
+static uint64_t idle_wait(void)
+{
+	return idle_dirty_vcpu ? dirty_report() : 3600 * SECOND;
+}
+
+/* Set the watches, then act on what they report until told to stop. */
+static void idle_obey(void)
 {
 	char path[128], token[16];
 	unsigned int i;
 	int rc, all;
 
-	if (events_init() || xenbus_init()) {
-		printf("idle: no XenStore: idling until destroyed\n");
-		idle_forever();
-	}
-	/* As Linux's hvc0: what the domain says, xm console shows. */
-	if (pvcons_init() == 0)
-		console_use_pv();
-	irq_enable();
-	idle_smp_start();
-	idle_balloon_start();
 	for (i = 0; i < ARRAY_SIZE(idle_watches); i++) {
 		rc = xenbus_watch(idle_watches[i].path, idle_watches[i].token);
 		if (!check(rc == 0, "idle: watching %s rc=%d",
@@ -270,7 +320,7 @@ void scenario_idle(void)
 	printf("idle: up, waiting for control/shutdown\n");
 	for (;;) {
 		rc = xenbus_wait_event(path, sizeof(path), token,
-				       sizeof(token), 3600 * SECOND);
+				       sizeof(token), idle_wait());
 		if (rc == -XEN_ETIMEDOUT)
 			continue;
 		if (rc < 0 && rc != -XEN_ENOBUFS)
@@ -289,4 +339,34 @@ void scenario_idle(void)
 				idle_vcpus_sync(0);
 		}
 	}
+}
+
+void scenario_idle(void)
+{
+	int store;
+
+	if (events_init()) {
+		printf("idle: no XenStore: idling until destroyed\n");
+		idle_forever();
+	}
+	store = xenbus_init() == 0;
+	/* As Linux's hvc0: what the domain says, xm console shows. */
+	if (pvcons_init() == 0)
+		console_use_pv();
+	irq_enable();
+	if (idle_dirty_setup() < 0)
+		return;
+	if (!store && !idle_dirty_vcpu) {
+		printf("idle: no XenStore: idling until destroyed\n");
+		idle_forever();
+	}
+	idle_smp_start();
+	if (idle_dirty_start())
+		return;
+	if (!store) {
+		printf("idle: no XenStore: only the dirty workload runs\n");
+		idle_forever();
+	}
+	idle_balloon_start();
+	idle_obey();
 }
