@@ -532,6 +532,23 @@ static int ctl_vif_detach(struct ctl_req *r)
 
 /* --- save ---------------------------------------------------------------- */
 
+/* A migration's rounds: "log": [{"pages", "bytes", "ms", "dirty"}]. */
+static void ctl_add_rounds(json_object *rep, const struct save_result *res)
+{
+	json_object *arr = json_object_new_array(), *o;
+	unsigned int i;
+
+	for (i = 0; i < res->nr_log; i++) {
+		o = json_object_new_object();
+		ctl_add_uint(o, "pages", res->log[i].pages);
+		ctl_add_uint(o, "bytes", res->log[i].bytes);
+		ctl_add_uint(o, "ms", res->log[i].ms);
+		ctl_add_uint(o, "dirty", res->log[i].dirty);
+		json_object_array_add(arr, o);
+	}
+	json_object_object_add(rep, "log", arr);
+}
+
 static void ctl_saved(void *arg, int rc, const struct save_result *res,
 		      const char *err)
 {
@@ -549,6 +566,7 @@ static void ctl_saved(void *arg, int rc, const struct save_result *res,
 		if (res->rounds || res->downtime_ms) {
 			ctl_add_uint(rep, "rounds", res->rounds);
 			ctl_add_uint(rep, "downtime_ms", res->downtime_ms);
+			ctl_add_rounds(rep, res);
 		}
 		ctl_send(c, rep);
 	}

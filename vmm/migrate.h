@@ -31,6 +31,13 @@ struct json_object;
 
 /* --- save ---------------------------------------------------------------- */
 
+/* One round of a migration, for the reply. */
+struct migrate_round {
+	uint64_t pages, bytes, ms;
+	uint64_t dirty; /* pages written meanwhile: the next round's */
+};
+#define MIGRATE_ROUNDS_LOGGED 64
+
 struct save_result {
 	uint64_t bytes; /* of the file, or sent */
 	uint64_t pages; /* guest pages written, zero ones included */
@@ -38,6 +45,9 @@ struct save_result {
 	/* A migration's: */
 	unsigned int rounds;  /* of pages while the domain ran */
 	uint64_t downtime_ms; /* from the pause to running on the other side */
+	/* The first rounds and, last, the one while paused. */
+	struct migrate_round log[MIGRATE_ROUNDS_LOGGED];
+	unsigned int nr_log;
 };
 
 /*
@@ -91,17 +101,20 @@ void save_destroy(struct domain *d);
 /* --- the dirty set of a live migration (precopy.c) ------------------------ */
 
 struct precopy {
-	uint64_t *bitmap;  /* the last harvest: a bit per pfn */
+	uint64_t *bitmap;  /* harvested and not sent yet: a bit per pfn */
 	uint64_t nr_dirty; /* bits set in it */
+	uint64_t *kvm;	   /* KVM's log, read into here first */
 	bool logging;
 };
 
 /* KVM's dirty log on, this process's writes tracked.  0 or -errno. */
 int precopy_begin(struct domain *d, struct precopy *pc)
     __attribute__((warn_unused_result));
-/* What was written since begin or the last harvest, into pc->bitmap. */
+/* What was written since begin or the last harvest, added to pc->bitmap. */
 int precopy_harvest(struct domain *d, struct precopy *pc)
     __attribute__((warn_unused_result));
+/* The pages of pc->bitmap are sent: it starts over empty. */
+void precopy_sent(struct domain *d, struct precopy *pc);
 void precopy_end(struct domain *d, struct precopy *pc);
 
 /*

@@ -62,6 +62,23 @@ static void migrate_progress(struct save_job *job, const char *phase,
 	pthread_mutex_unlock(&job->lock);
 }
 
+/* Notes a round for the reply: the first ones, and the paused one last. */
+static void migrate_log_round(struct save_job *job, uint64_t pages,
+			      uint64_t bytes, uint64_t ms, uint64_t dirty,
+			      bool last)
+{
+	struct save_result *res = &job->res;
+	unsigned int i = res->nr_log;
+
+	if (i == MIGRATE_ROUNDS_LOGGED) {
+		if (!last)
+			return;
+		i--;
+	}
+	res->log[i] = (struct migrate_round){pages, bytes, ms, dirty};
+	res->nr_log = i + 1;
+}
+
 /*
  * Whether the destination has spoken (an ERROR line) or hung up: it does
  * not otherwise, until END.  0 if neither.
@@ -103,7 +120,7 @@ static int migrate_write_failed(struct save_job *job, int rc)
 static int migrate_rounds(struct save_job *job, struct stream_writer *w,
 			  struct precopy *pc)
 {
-	uint64_t t, bytes, rate = 0, expected;
+	uint64_t t, bytes, pages, rate = 0, expected;
 	unsigned int round = 1;
 	int rc;
 
@@ -111,8 +128,10 @@ static int migrate_rounds(struct save_job *job, struct stream_writer *w,
 		migrate_progress(job, "copying", round, w, pc->nr_dirty, rate);
 		t = log_now_ms();
 		bytes = w->bytes;
+		pages = w->pages;
 		rc = round == 1 ? save_pages(job, w)
 				: save_pages_of(job, w, pc->bitmap);
+		precopy_sent(job->d, pc);
 		if (rc == 0)
 			rc = stream_flush_pages(w);
 		if (rc < 0)
@@ -133,7 +152,12 @@ static int migrate_rounds(struct save_job *job, struct stream_writer *w,
 			  " ms, %" PRIu64 " pages dirty (%" PRIu64 " ms)",
 			  round, w->bytes - bytes, t, pc->nr_dirty, expected);
 		job->res.rounds = round;
-		if (expected <= job->downtime_ms || round >= job->max_rounds)
+		migrate_log_round(job, w->pages - pages, w->bytes - bytes, t,
+				  pc->nr_dirty, false);
+		/* Not `expected`, which is rounded down to the ms. */
+		if (pc->nr_dirty * VMM_PAGE_SIZE * 1000 <=
+			job->downtime_ms * rate ||
+		    round >= job->max_rounds)
 			break;
 		round++;
 	}
@@ -234,11 +258,15 @@ void migrate_send(struct save_job *job)
 					   strerror(-rc));
 		}
 		if (rc == 0) {
+			uint64_t t = log_now_ms(), b = w.bytes, p = w.pages;
+
 			rc = stream_put_record(&w, STREAM_PAUSED, NULL, 0);
 			if (rc == 0)
 				rc = save_pages_of(job, &w, pc.bitmap);
 			if (rc < 0)
 				migrate_write_failed(job, rc);
+			migrate_log_round(job, w.pages - p, w.bytes - b,
+					  log_now_ms() - t, 0, true);
 		}
 	} else if (rc == 0) {
 		rc = save_pages(job, &w);

@@ -40,8 +40,11 @@ int precopy_begin(struct domain *d, struct precopy *pc)
 
 	memset(pc, 0, sizeof(*pc));
 	pc->bitmap = calloc(words, sizeof(uint64_t));
-	if (!pc->bitmap)
+	pc->kvm = calloc(words, sizeof(uint64_t));
+	if (!pc->bitmap || !pc->kvm) {
+		precopy_end(d, pc);
 		return -ENOMEM;
+	}
 	map = __atomic_load_n(&d->vmm_dirty, __ATOMIC_ACQUIRE);
 	if (!map) {
 		map = calloc(words, sizeof(uint64_t));
@@ -89,11 +92,13 @@ int precopy_harvest(struct domain *d, struct precopy *pc)
 	int rc;
 
 	precopy_mark_xen_pages(d);
-	rc = kvm_dirty_log_get(d, pc->bitmap);
+	rc = kvm_dirty_log_get(d, pc->kvm);
 	if (rc < 0)
 		return rc;
+	/* Added to what is not sent yet (the round that broke off). */
 	for (i = 0; i < words; i++) {
-		pc->bitmap[i] |= __atomic_exchange_n(&map[i], 0,
+		pc->bitmap[i] |= pc->kvm[i] |
+				 __atomic_exchange_n(&map[i], 0,
 						     __ATOMIC_RELAXED);
 		n += (uint64_t)__builtin_popcountll(pc->bitmap[i]);
 	}
@@ -101,10 +106,17 @@ int precopy_harvest(struct domain *d, struct precopy *pc)
 	return 0;
 }
 
+void precopy_sent(struct domain *d, struct precopy *pc)
+{
+	memset(pc->bitmap, 0, precopy_words(d) * sizeof(uint64_t));
+	pc->nr_dirty = 0;
+}
+
 void precopy_end(struct domain *d, struct precopy *pc)
 {
 	if (pc->logging && kvm_dirty_log(d, false) < 0)
 		log_warnx("migrate: dirty logging stays on");
 	free(pc->bitmap);
+	free(pc->kvm);
 	memset(pc, 0, sizeof(*pc));
 }

@@ -503,7 +503,7 @@ static json_object *relocate_describe(struct xdom *d)
 static void relocate_figures(json_object *rep, struct api_reply *r)
 {
 	static const char *const keys[] = {"bytes", "pages", "ms", "rounds",
-					   "downtime_ms"};
+					   "downtime_ms", "log"};
 	json_object *v;
 	size_t i;
 

@@ -16,7 +16,7 @@
 #include "jval.h"
 #include "xm.h"
 
-#define MIGRATE_POLL_NS 500000000L
+#define MIGRATE_POLL_NS 200000000L
 
 struct migrate_call {
 	struct xm_ctx *x;
@@ -84,8 +84,8 @@ static void migrate_show(struct client *poll_cl, const char *dom,
 		 (long long)jval_int(p, "round", 0));
 	if (strcmp(key, last)) {
 		snprintf(last, lastlen, "%s", key);
-		printf("  %-9s round %lld: %lld pages sent (%.1f MiB), %lld "
-		       "dirty, %.1f MiB/s, expected downtime %lld ms\n",
+		printf("  %-9s round %lld: %lld pages sent so far (%.1f MiB), "
+		       "%lld dirty, %.1f MiB/s, expected downtime %lld ms\n",
 		       jval_str(p, "phase", "?"),
 		       (long long)jval_int(p, "round", 0),
 		       (long long)jval_int(p, "pages", 0),
@@ -127,6 +127,26 @@ static int migrate_target(struct xm_ctx *x, const char *arg, char *host,
 	memcpy(host, arg, n);
 	host[n] = '\0';
 	return XM_OK;
+}
+
+/* Each round as the source logged it; the last one ran paused. */
+static void migrate_show_rounds(json_object *reply)
+{
+	json_object *log = jval_array(reply, "log"), *r;
+	size_t i, n = log ? json_object_array_length(log) : 0;
+
+	for (i = 0; i < n; i++) {
+		r = json_object_array_get_idx(log, i);
+		printf("  round %zu%s: %lld pages (%.1f MiB) in %lld ms; %lld "
+		       "dirtied meanwhile\n",
+		       i + 1 == n ? (size_t)jval_int(reply, "rounds", 0) + 1
+				  : i + 1,
+		       i + 1 == n ? " (paused)" : "",
+		       (long long)jval_int(r, "pages", 0),
+		       (double)jval_int(r, "bytes", 0) / (1 << 20),
+		       (long long)jval_int(r, "ms", 0),
+		       (long long)jval_int(r, "dirty", 0));
+	}
 }
 
 int cmd_migrate(struct xm_ctx *x, int argc, char **argv)
@@ -173,6 +193,7 @@ int cmd_migrate(struct xm_ctx *x, int argc, char **argv)
 	json_object_put(m.body);
 	if (m.rc < 0)
 		return XM_FAIL;
+	migrate_show_rounds(m.reply);
 	printf("Migrated domain %s to %s: total %.3f s, downtime %lld ms, "
 	       "%.1f MiB sent in %lld rounds (%lld pages)\n",
 	       argv[0], argv[1], (double)jval_int(m.reply, "ms", 0) / 1000,

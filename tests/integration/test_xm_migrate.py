@@ -103,9 +103,13 @@ def test_live_migration_of_a_dirtying_guest(hosts):
     wait_console(a, src, "dirty: count=")
     wait_for(lambda: len(dirty_lines(a.console_log(src))) >= 2, 30,
              what="the workload's second line")
-    r = a.xm("migrate", "-l", "mover", b.addr, timeout=300)
+    # A 1 ms target makes the rounds go on while the guest dirties.
+    r = a.xm("migrate", "-l", "--downtime=1", "--max-rounds=8", "mover",
+             b.addr, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr + a.log() + b.log()
-    assert re.search(r"copying +round 1: \d+ pages", r.stdout), r.stdout
+    assert re.search(r"round 1: \d+ pages \([0-9.]+ MiB\) in \d+ ms",
+                     r.stdout), r.stdout
+    assert re.search(r"round \d+ \(paused\): \d+ pages", r.stdout), r.stdout
     m = re.search(r"Migrated domain mover to [0-9.]+: total ([0-9.]+) s, "
                   r"downtime (\d+) ms, ([0-9.]+) MiB sent in (\d+) rounds",
                   r.stdout)
