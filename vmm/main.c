@@ -64,6 +64,7 @@ struct vmm_args {
 	bool paused;		 /* --paused */
 	const char *restore;	 /* --restore: the save file */
 	int incoming_fd;	 /* --incoming: a migration's connection */
+	uint64_t go_us;		 /* when the source said GO */
 	bool vcpus_given;
 };
 
@@ -594,6 +595,12 @@ static int vmm_restore_read(struct domain *d, struct vmm_args *a,
 	rc = domain_build(d, &a->cfg);
 	if (rc < 0)
 		return rc; /* logged */
+	/* The source waits for this before it stops the domain. */
+	if (a->incoming_fd >= 0 &&
+	    handover_write_line(a->incoming_fd, "%s", MIGRATE_BUILT) < 0) {
+		log_errx("%s: the source is gone", a->restore);
+		return -ECONNRESET;
+	}
 	rc = restore_read(rs, d);
 	if (rc < 0)
 		goto fail;
@@ -607,7 +614,15 @@ fail:
  * --incoming: everything is loaded and registered; the source says
  * whether the domain is ours now (migrate.h).  0 when it is.
  */
-static int vmm_take_over(struct domain *d, const struct vmm_args *a)
+static uint64_t vmm_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static int vmm_take_over(struct domain *d, struct vmm_args *a)
 {
 	char line[MIGRATE_LINE_MAX];
 	unsigned int tries = 0;
@@ -627,6 +642,7 @@ static int vmm_take_over(struct domain *d, const struct vmm_args *a)
 			 rc == -EPROTO ? "an unexpected answer" : strerror(-rc));
 		return rc;
 	}
+	a->go_us = vmm_now_us();
 	/* The source let its disk locks go before GO; a moment's grace. */
 	while ((rc = vbd_locks(d, true)) == -EBUSY &&
 	       tries++ < VMM_DISK_LOCK_TRIES)
@@ -641,8 +657,9 @@ static void vmm_incoming_end(struct vmm_args *a, bool running,
 	if (a->incoming_fd < 0)
 		return;
 	if (running) {
-		if (handover_write_line(a->incoming_fd, "%s",
-					MIGRATE_RUNNING) < 0)
+		if (handover_write_line(a->incoming_fd, "%s %" PRIu64,
+					MIGRATE_RUNNING,
+					vmm_now_us() - a->go_us) < 0)
 			log_warnx("%s: the source is gone", a->restore);
 	} else {
 		handover_refuse(a->incoming_fd,

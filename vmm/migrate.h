@@ -121,6 +121,7 @@ void precopy_end(struct domain *d, struct precopy *pc);
  * The lines both ends of a migration say after END
  * (docs/migration-stream.md, "Handover").
  */
+#define MIGRATE_BUILT "XENIA-BUILT"
 #define MIGRATE_READY "XENIA-READY"
 #define MIGRATE_GO "XENIA-GO"
 #define MIGRATE_RUNNING "XENIA-RUNNING"

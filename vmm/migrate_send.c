@@ -26,6 +26,7 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -42,6 +43,8 @@
 /* From END to READY: the destination loads and registers the domain. */
 #define MIGRATE_READY_MS 60000
 #define MIGRATE_RUNNING_MS 10000
+/* From the start to the destination's BUILT. */
+#define MIGRATE_BUILT_MS 30000
 /* A round this big says how fast the link is; smaller ones do not. */
 #define MIGRATE_RATE_MIN_BYTES (256u << 10)
 
@@ -80,8 +83,9 @@ static void migrate_log_round(struct save_job *job, uint64_t pages,
 }
 
 /*
- * Whether the destination has spoken (an ERROR line) or hung up: it does
- * not otherwise, until END.  0 if neither.
+ * What the destination said, if anything, within wait_ms: BUILT (noted),
+ * an ERROR line or a hang-up (the migration fails), anything else (a
+ * protocol error).  0 unless it failed.
  */
 static int migrate_peer_check(struct save_job *job, int wait_ms)
 {
@@ -90,18 +94,43 @@ static int migrate_peer_check(struct save_job *job, int wait_ms)
 	const char *why;
 	int rc;
 
-	if (poll(&p, 1, wait_ms) <= 0)
-		return 0;
-	rc = handover_read_line(job->fd, line, sizeof(line), 1000);
-	if (rc == 0 && (why = handover_error_text(line)))
-		save_error(job, -EREMOTEIO, "the destination refused the "
-			   "domain: %s", why);
-	else if (rc == -ECONNRESET)
-		save_error(job, -ECONNRESET, "the destination closed the "
-			   "connection");
-	else
-		save_error(job, -EPROTO, "the destination said something "
-			   "unexpected during the copy");
+	while (poll(&p, 1, wait_ms) > 0) {
+		rc = handover_read_line(job->fd, line, sizeof(line), 1000);
+		if (rc == 0 && !strcmp(line, MIGRATE_BUILT)) {
+			job->peer_built = true;
+			wait_ms = 0;
+			continue;
+		}
+		if (rc == 0 && (why = handover_error_text(line)))
+			save_error(job, -EREMOTEIO, "the destination refused "
+				   "the domain: %s", why);
+		else if (rc == -ECONNRESET)
+			save_error(job, -ECONNRESET, "the destination closed "
+				   "the connection");
+		else
+			save_error(job, -EPROTO, "the destination said "
+				   "something unexpected during the copy");
+		return job->rc;
+	}
+	return 0;
+}
+
+/*
+ * Stopping while the destination is still building the domain (a new
+ * process, a VM, its RAM) would count that time as downtime: wait for
+ * its BUILT first.
+ */
+static int migrate_wait_built(struct save_job *job)
+{
+	uint64_t deadline = log_now_ms() + MIGRATE_BUILT_MS;
+
+	while (!job->peer_built && log_now_ms() < deadline &&
+	       !save_aborted(job))
+		if (migrate_peer_check(job, 100) < 0)
+			return job->rc;
+	if (!job->peer_built)
+		save_error(job, -ETIMEDOUT, "the destination did not build "
+			   "the domain in %d s", MIGRATE_BUILT_MS / 1000);
 	return job->rc;
 }
 
@@ -133,7 +162,7 @@ static int migrate_rounds(struct save_job *job, struct stream_writer *w,
 				: save_pages_of(job, w, pc->bitmap);
 		precopy_sent(job->d, pc);
 		if (rc == 0)
-			rc = stream_flush_pages(w);
+			rc = stream_flush(w);
 		if (rc < 0)
 			return migrate_write_failed(job, rc);
 		if (migrate_peer_check(job, 0) < 0)
@@ -157,8 +186,13 @@ static int migrate_rounds(struct save_job *job, struct stream_writer *w,
 		/* Not `expected`, which is rounded down to the ms. */
 		if (pc->nr_dirty * VMM_PAGE_SIZE * 1000 <=
 			job->downtime_ms * rate ||
-		    round >= job->max_rounds)
-			break;
+		    round >= job->max_rounds) {
+			if (job->peer_built)
+				break;
+			/* Then another round: pages went on changing. */
+			if (migrate_wait_built(job) < 0)
+				return job->rc;
+		}
 		round++;
 	}
 	migrate_progress(job, "stopped", round, w, pc->nr_dirty, rate);
@@ -172,7 +206,13 @@ static int migrate_handover(struct save_job *job)
 	const char *why;
 	int rc;
 
+	/* BUILT first, if it has not come yet (nothing waited for it). */
 	rc = handover_read_line(job->fd, line, sizeof(line), MIGRATE_READY_MS);
+	if (rc == 0 && !job->peer_built && !strcmp(line, MIGRATE_BUILT)) {
+		job->peer_built = true;
+		rc = handover_read_line(job->fd, line, sizeof(line),
+					MIGRATE_READY_MS);
+	}
 	if (rc == 0 && (why = handover_error_text(line))) {
 		save_error(job, -EREMOTEIO, "the destination refused the "
 			   "domain: %s", why);
@@ -199,13 +239,24 @@ static int migrate_handover(struct save_job *job)
 				 job->d->xen.domid);
 		return rc;
 	}
+	job->res.downtime_ms = log_now_ms() - job->pause_ms;
 	rc = handover_read_line(job->fd, line, sizeof(line),
 				MIGRATE_RUNNING_MS);
-	if (rc < 0 || strcmp(line, MIGRATE_RUNNING))
+	if (rc < 0 || strncmp(line, MIGRATE_RUNNING " ",
+			      strlen(MIGRATE_RUNNING) + 1)) {
 		log_warnx("migrate: domain %u: handed over, but the "
 			  "destination did not say it runs it",
 			  job->d->xen.domid);
-	job->res.downtime_ms = log_now_ms() - job->pause_ms;
+		return 0;
+	}
+	/*
+	 * Its own time from GO to running: our clock here would count
+	 * this host's scheduling too (the guest starting on a busy host
+	 * delays the line, not the guest).  GO's trip is not counted.
+	 */
+	job->res.downtime_ms +=
+	    (strtoull(line + strlen(MIGRATE_RUNNING) + 1, NULL, 10) + 999) /
+	    1000;
 	return 0;
 }
 
@@ -244,6 +295,9 @@ void migrate_send(struct save_job *job)
 			rc = stream_put_record(&w, STREAM_CONFIG,
 					       job->config_text,
 					       strlen(job->config_text));
+		/* The destination builds the domain while pages follow. */
+		if (rc == 0)
+			rc = stream_flush(&w);
 		if (rc < 0)
 			migrate_write_failed(job, rc);
 	}

@@ -227,6 +227,15 @@ int stream_put_page(struct stream_writer *w, uint64_t pfn, const void *page)
 	return 0;
 }
 
+int stream_flush(struct stream_writer *w)
+{
+	if (stream_flush_pages(w) < 0)
+		return w->err;
+	if (!w->err)
+		w->err = stream_drain(w);
+	return w->err;
+}
+
 int stream_put_record(struct stream_writer *w, uint32_t type,
 		      const void *payload, size_t len)
 {

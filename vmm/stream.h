@@ -121,6 +121,8 @@ int stream_put_page(struct stream_writer *w, uint64_t pfn, const void *page)
 /* Writes the pending PAGES record, if any. */
 int stream_flush_pages(struct stream_writer *w)
     __attribute__((warn_unused_result));
+/* Pending pages, then everything buffered reaches the fd. */
+int stream_flush(struct stream_writer *w) __attribute__((warn_unused_result));
 /* END, then everything buffered reaches the fd (not fsync'd). */
 int stream_put_end(struct stream_writer *w) __attribute__((warn_unused_result));
 

@@ -236,7 +236,7 @@ class FakeDestination:
 @pytest.mark.parametrize("action,why", [
     ("cut", "destination"),
     ("refuse", "no room for it here"),
-    ("silent-eof", "did not take the domain"),
+    ("silent-eof", "closed the connection"),
 ])
 def test_failures_leave_the_domain_running(vmms, action, why):
     _need_migrate()
