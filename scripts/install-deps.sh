@@ -5,7 +5,7 @@ set -e
 PKGS="meson ninja-build gcc clang libclang-rt-14-dev pkg-config zlib1g-dev libcmocka-dev
 libxen-dev xenstore-utils xen-utils-4.17 python3 python3-pytest liburing-dev
 libslirp-dev libglib2.0-dev iproute2 libmicrohttpd-dev libjson-c-dev
-libcurl4-openssl-dev libzstd-dev"
+libcurl4-openssl-dev libzstd-dev libgnutls28-dev openssl"
 missing=
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

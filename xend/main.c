@@ -27,6 +27,8 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "tls.h"
+#include "tls.h"
 #include "xend.h"
 
 struct xend xend = {
@@ -75,6 +77,8 @@ static void usage(FILE *f)
 		"            [--socket-group GROUP] [--log-stderr] [-v]\n"
 		"            [--relocation-port N] [--relocation-address ADDR]\n"
 		"            [--relocation-hosts-allow 'REGEX ...']\n"
+		"            [--relocation-tls-cert PEM --relocation-tls-key PEM\n"
+		"             --relocation-tls-ca PEM]\n"
 		"The management daemon: the API on $XENIA_RUNDIR/xend.sock\n"
 		"(default /run/xenia), for xm.  Starts xenstored there when\n"
 		"none runs.  SIGTERM stops it; domains keep running.\n"
@@ -82,7 +86,9 @@ static void usage(FILE *f)
 		"%d (XENIA_RELOCATION_PORT; 0: none), on every address or\n"
 		"ADDR, from hosts whose numeric address matches one of the\n"
 		"patterns (XENIA_RELOCATION_HOSTS_ALLOW; default: this host\n"
-		"only, '%s').\n",
+		"only, '%s').  With a TLS certificate, key and CA it speaks\n"
+		"TLS only and wants a peer certificate the CA signed; xm\n"
+		"migrate --ssl uses them as a client.\n",
 		RELOCATE_PORT, RELOCATE_ALLOW);
 }
 
@@ -202,6 +208,9 @@ int main(int argc, char **argv)
 		{"relocation-port", required_argument, NULL, 'P'},
 		{"relocation-address", required_argument, NULL, 'A'},
 		{"relocation-hosts-allow", required_argument, NULL, 'H'},
+		{"relocation-tls-cert", required_argument, NULL, 'C'},
+		{"relocation-tls-key", required_argument, NULL, 'K'},
+		{"relocation-tls-ca", required_argument, NULL, 'T'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -210,6 +219,7 @@ int main(int argc, char **argv)
 	const char *reloc_port = getenv("XENIA_RELOCATION_PORT");
 	const char *reloc_addr = NULL;
 	const char *reloc_allow = getenv("XENIA_RELOCATION_HOSTS_ALLOW");
+	const char *tls_cert = NULL, *tls_key = NULL, *tls_ca = NULL;
 	bool log_stderr = false;
 	int port = RELOCATE_PORT;
 	char *end;
@@ -247,6 +257,15 @@ int main(int argc, char **argv)
 		case 'H':
 			reloc_allow = optarg;
 			break;
+		case 'C':
+			tls_cert = optarg;
+			break;
+		case 'K':
+			tls_key = optarg;
+			break;
+		case 'T':
+			tls_ca = optarg;
+			break;
 		case 'v':
 			log_set_level(LOG_LVL_DEBUG);
 			break;
@@ -273,6 +292,8 @@ int main(int argc, char **argv)
 	}
 	if (!reloc_allow)
 		reloc_allow = RELOCATE_ALLOW;
+	if (tls_setup(tls_cert, tls_key, tls_ca) < 0)
+		return 2;
 	if (!xend.state_dir && xend_path(path, sizeof(path), "xend/managed") ==
 				   0)
 		xend.state_dir = strdup(path);

@@ -34,10 +34,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "api.h"
 #include "log.h"
+#include "tls.h"
 
 #define RELOCATE_HELLO "XENIA-RELOCATE 1"
 #define RELOCATE_OK "XENIA-RELOCATE-OK"
@@ -80,18 +82,60 @@ static int relocate_wait(int fd, short events, double deadline)
 	}
 }
 
+/* A line over TLS: a byte at a time from the session's buffer. */
+static char *relocate_read_tls_line(struct tls_conn *c, int *err)
+{
+	size_t len = 0, cap = 4096;
+	char *buf = malloc(cap), *p;
+	ssize_t n;
+
+	while (buf) {
+		n = tls_recv(c, buf + len, 1);
+		if (n <= 0) {
+			*err = n == 0 ? -ECONNRESET : -ETIMEDOUT;
+			break;
+		}
+		if (buf[len] == '\n') {
+			buf[len] = '\0';
+			return buf;
+		}
+		if (++len + 1 < cap)
+			continue;
+		if (cap >= RELOCATE_LINE_MAX) {
+			*err = -EMSGSIZE;
+			break;
+		}
+		p = realloc(buf, cap * 2);
+		if (!p)
+			break;
+		buf = p;
+		cap *= 2;
+	}
+	if (!buf)
+		*err = -ENOMEM;
+	free(buf);
+	return NULL;
+}
+
 /*
  * One line (without its newline) into a malloc'd string; nothing past it
- * is taken from the socket, which goes to a vmm next.
+ * is taken from a plain socket, which goes to a vmm next.
  */
-static char *relocate_read_line(int fd, int timeout_ms, int *err)
+static char *relocate_read_line(struct tls_conn *c, int timeout_ms, int *err)
 {
 	double deadline = xend_mono() + timeout_ms / 1000.0;
 	size_t len = 0, cap = 4096;
-	char *buf = malloc(cap), *nl, *p;
+	char *buf, *nl, *p;
+	int rc, fd = c->fd;
 	ssize_t n;
-	int rc;
 
+	if (c->tls) {
+		struct timeval tv = {.tv_sec = timeout_ms / 1000};
+
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		return relocate_read_tls_line(c, err);
+	}
+	buf = malloc(cap);
 	while (buf) {
 		rc = relocate_wait(fd, POLLIN, deadline);
 		if (rc < 0) {
@@ -135,20 +179,31 @@ static char *relocate_read_line(int fd, int timeout_ms, int *err)
 	return NULL;
 }
 
-static int relocate_send(int fd, const char *a, const char *b)
+/* "a b\n" (or "a\n" without b) as one write. */
+static int relocate_send(struct tls_conn *c, const char *a, const char *b)
 {
-	struct iovec iov[3] = {{(void *)a, strlen(a)},
-			       {(void *)" ", b ? 1 : 0},
-			       {(void *)(b ? b : ""), b ? strlen(b) : 0}};
-	struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 3};
-	char nl = '\n';
-	ssize_t n;
+	size_t la = strlen(a), lb = b ? strlen(b) : 0, n = la + lb + 2, off;
+	char *line = malloc(n);
+	ssize_t k;
+	int rc = 0;
 
-	n = sendmsg(fd, &msg, MSG_NOSIGNAL);
-	if (n < 0 || (size_t)n != iov[0].iov_len + iov[1].iov_len +
-					 iov[2].iov_len)
-		return -EIO;
-	return send(fd, &nl, 1, MSG_NOSIGNAL) == 1 ? 0 : -EIO;
+	if (!line)
+		return -ENOMEM;
+	memcpy(line, a, la);
+	off = la;
+	if (b) {
+		line[off++] = ' ';
+		memcpy(line + off, b, lb);
+		off += lb;
+	}
+	line[off++] = '\n';
+	for (n = 0; n < off && rc == 0; n += (size_t)k) {
+		k = tls_send(c, line + n, off - n);
+		if (k <= 0)
+			rc = -EIO;
+	}
+	free(line);
+	return rc;
 }
 
 /* --- the destination -------------------------------------------------------- */
@@ -175,23 +230,28 @@ static bool relocate_allowed(const char *peer)
 }
 
 /* The error of a refused hello, to the source; then the socket is shut. */
-static void relocate_refuse(int fd, const struct api_reply *r)
+static void relocate_refuse(struct tls_conn *c, const struct api_reply *r)
 {
 	json_object *m = NULL;
 	const char *msg = "refused";
 
 	if (r->body && json_object_object_get_ex(r->body, "error", &m))
 		msg = json_object_get_string(m);
-	(void)relocate_send(fd, RELOCATE_ERROR, msg);
+	(void)relocate_send(c, RELOCATE_ERROR, msg);
 }
 
-/* A hello checked and admitted: the domain starts with its vmm on fd. */
-static void relocate_admit(int fd, const char *peer, json_object *hello)
+/*
+ * A hello checked and admitted: the domain starts with its vmm on the
+ * connection (over TLS: on a socketpair to the session's relay).
+ */
+static void relocate_admit(struct tls_conn *c, const char *peer,
+			   json_object *hello)
 {
 	struct api_reply r = {.status = 200};
 	json_object *v;
 	struct xdom *d;
 	bool paused;
+	int fd = c->fd;
 
 	paused = json_object_object_get_ex(hello, "paused", &v) &&
 		 json_object_get_boolean(v);
@@ -206,11 +266,12 @@ static void relocate_admit(int fd, const char *peer, json_object *hello)
 	if (!d) {
 		pthread_mutex_unlock(&xend.lock);
 		log_warnx("relocate: refused a domain from %s", peer);
-		relocate_refuse(fd, &r);
+		relocate_refuse(c, &r);
 		json_object_put(r.body);
 		return;
 	}
-	if (relocate_send(fd, RELOCATE_OK, NULL) < 0) {
+	if (relocate_send(c, RELOCATE_OK, NULL) < 0 ||
+	    (c->tls && tls_relay_start(c, &fd) < 0)) {
 		pthread_mutex_unlock(&xend.lock);
 		xdom_free(d);
 		return;
@@ -228,50 +289,59 @@ static void relocate_admit(int fd, const char *peer, json_object *hello)
 		xdom_free(d);
 	} else {
 		d->incoming_fd = -1;
-		log_info("relocate: domain %d '%s' migrated in from %s",
-			 d->domid, d->name, peer);
+		log_info("relocate: domain %d '%s' migrated in from %s%s",
+			 d->domid, d->name, peer, fd != c->fd ? " (TLS)" : "");
 	}
 	pthread_mutex_unlock(&xend.lock);
+	/* The relay's end for the vmm: the vmm has its own copy. */
+	if (fd != c->fd)
+		close(fd);
 	json_object_put(r.body);
 }
 
 static void *relocate_incoming(void *arg)
 {
-	int fd = (int)(intptr_t)arg, err = 0;
-	char peer[NI_MAXHOST] = "?", *line;
+	struct tls_conn c = {.fd = (int)(intptr_t)arg};
+	char peer[NI_MAXHOST] = "?", err[256], *line;
 	json_object *hello = NULL;
+	int rc = 0;
 
-	if (!relocate_peer(fd, peer, sizeof(peer)) || !relocate_allowed(peer)) {
+	if (!relocate_peer(c.fd, peer, sizeof(peer)) ||
+	    !relocate_allowed(peer)) {
 		log_warnx("relocate: %s is not in relocation-hosts-allow; "
 			  "refused",
 			  peer);
-		(void)relocate_send(fd, RELOCATE_ERROR,
+		(void)relocate_send(&c, RELOCATE_ERROR,
 				    "this host does not take domains from "
 				    "yours (relocation-hosts-allow)");
 		goto out;
 	}
-	line = relocate_read_line(fd, RELOCATE_HELLO_MS, &err);
+	if (tls_enabled() && tls_accept(&c, err, sizeof(err)) < 0) {
+		log_warnx("relocate: %s: %s; refused", peer, err);
+		goto out;
+	}
+	line = relocate_read_line(&c, RELOCATE_HELLO_MS, &rc);
 	if (!line || strcmp(line, RELOCATE_HELLO)) {
 		free(line);
-		(void)relocate_send(fd, RELOCATE_ERROR,
+		(void)relocate_send(&c, RELOCATE_ERROR,
 				    "not a migration (this xend speaks "
 				    RELOCATE_HELLO ")");
 		goto out;
 	}
 	free(line);
-	line = relocate_read_line(fd, RELOCATE_HELLO_MS, &err);
+	line = relocate_read_line(&c, RELOCATE_HELLO_MS, &rc);
 	hello = line ? json_tokener_parse(line) : NULL;
 	free(line);
 	if (!hello || !json_object_is_type(hello, json_type_object)) {
-		(void)relocate_send(fd, RELOCATE_ERROR,
+		(void)relocate_send(&c, RELOCATE_ERROR,
 				    "the domain's description is not a JSON "
 				    "object");
 		goto out;
 	}
-	relocate_admit(fd, peer, hello);
+	relocate_admit(&c, peer, hello);
 out:
 	json_object_put(hello);
-	close(fd);
+	tls_close(&c);
 	__atomic_fetch_sub(&reloc.incoming, 1, __ATOMIC_RELAXED);
 	return NULL;
 }
@@ -296,7 +366,10 @@ static void *relocate_server(void *arg)
 			RELOCATE_MAX_INCOMING ||
 		    pthread_create(&t, &attr, relocate_incoming,
 				   (void *)(intptr_t)fd) != 0) {
-			(void)relocate_send(fd, RELOCATE_ERROR,
+			struct tls_conn c = {.fd = fd};
+
+			/* Plain even under TLS: a line the source may log. */
+			(void)relocate_send(&c, RELOCATE_ERROR,
 					    "too many migrations at once");
 			close(fd);
 			__atomic_fetch_sub(&reloc.incoming, 1,
@@ -450,21 +523,21 @@ static int relocate_connect(const char *host, int port, char *err,
 }
 
 /* Says who is coming; 0 once the destination answered OK. */
-static int relocate_hello(int fd, json_object *hello, const char *where,
-			  struct api_reply *r)
+static int relocate_hello(struct tls_conn *c, json_object *hello,
+			  const char *where, struct api_reply *r)
 {
 	const char *text =
 	    json_object_to_json_string_ext(hello, JSON_C_TO_STRING_PLAIN);
 	char *line;
 	int err = 0;
 
-	if (relocate_send(fd, RELOCATE_HELLO, NULL) < 0 ||
-	    relocate_send(fd, text, NULL) < 0) {
+	if (relocate_send(c, RELOCATE_HELLO, NULL) < 0 ||
+	    relocate_send(c, text, NULL) < 0) {
 		api_error(r, 502, "migrate-failed", "%s: the connection "
 			  "failed", where);
 		return -EIO;
 	}
-	line = relocate_read_line(fd, RELOCATE_HELLO_MS, &err);
+	line = relocate_read_line(c, RELOCATE_HELLO_MS, &err);
 	if (line && !strcmp(line, RELOCATE_OK)) {
 		free(line);
 		return 0;
@@ -514,14 +587,52 @@ static void relocate_figures(json_object *rep, struct api_reply *r)
 					       json_object_get(v));
 }
 
+/*
+ * The connection to the destination, hello answered: 0 with *vmm_fd the
+ * descriptor for the vmm (the socket, or over TLS the relay's end),
+ * or -errno with r set.  Not under the lock: it takes seconds at worst.
+ */
+static int relocate_open(const char *host, int port, bool tls,
+			 json_object *hello, int *vmm_fd, struct api_reply *r)
+{
+	struct tls_conn c = {.fd = -1};
+	char where[300], err[300];
+	int rc;
+
+	snprintf(where, sizeof(where), "%s:%d", host, port);
+	c.fd = relocate_connect(host, port, err, sizeof(err));
+	if (c.fd < 0) {
+		api_error(r, 502, "migrate-failed", "cannot reach %s: %s",
+			  where, err);
+		return -EHOSTUNREACH;
+	}
+	if (tls && tls_connect(&c, host, err, sizeof(err)) < 0) {
+		api_error(r, 502, "migrate-failed", "%s: %s", where, err);
+		tls_close(&c);
+		return -EPROTO;
+	}
+	rc = relocate_hello(&c, hello, where, r);
+	if (rc == 0 && tls) {
+		rc = tls_relay_start(&c, vmm_fd);
+		if (rc < 0)
+			api_error(r, 500, "internal", "TLS relay: %s",
+				  strerror(-rc));
+	} else if (rc == 0) {
+		*vmm_fd = c.fd;
+		c.fd = -1;
+	}
+	tls_close(&c);
+	return rc;
+}
+
 void act_migrate(struct xdom *d, json_object *body, struct api_reply *r)
 {
 	const char *host = api_str(body, "host", true, r);
-	double port = 8002, downtime = -1, rounds = -1;
+	double port = RELOCATE_PORT, downtime = -1, rounds = -1;
 	json_object *hello, *req, *rep;
-	char where[300], uuid[37], err[300];
-	int fd, domid = d->domid;
-	bool live = api_bool(body, "live");
+	char where[300], uuid[37];
+	bool live = api_bool(body, "live"), tls = api_bool(body, "tls");
+	int fd = -1, domid = d->domid;
 
 	if (!host)
 		return;
@@ -531,6 +642,12 @@ void act_migrate(struct xdom *d, json_object *body, struct api_reply *r)
 	(void)api_num(body, "max_rounds", false, 1, 1000, &rounds, r);
 	if (r->status != 200)
 		return;
+	if (tls && !tls_enabled()) {
+		api_error(r, 400, "bad-request", "this xend has no TLS "
+			  "certificate: start it with --relocation-tls-cert, "
+			  "-key and -ca");
+		return;
+	}
 	snprintf(where, sizeof(where), "%s:%d", host, (int)port);
 	snprintf(uuid, sizeof(uuid), "%s", d->uuid);
 	hello = relocate_describe(d);
@@ -538,16 +655,8 @@ void act_migrate(struct xdom *d, json_object *body, struct api_reply *r)
 			       json_object_new_boolean(d->state == XD_PAUSED));
 	json_object_object_add(hello, "live", json_object_new_boolean(live));
 
-	/* Connecting and the hello may take seconds: not under the lock. */
 	pthread_mutex_unlock(&xend.lock);
-	fd = relocate_connect(host, (int)port, err, sizeof(err));
-	if (fd < 0)
-		api_error(r, 502, "migrate-failed", "cannot reach %s: %s",
-			  where, err);
-	else if (relocate_hello(fd, hello, where, r) < 0) {
-		close(fd);
-		fd = -1;
-	}
+	(void)relocate_open(host, (int)port, tls, hello, &fd, r);
 	pthread_mutex_lock(&xend.lock);
 	json_object_put(hello);
 	if (fd < 0)
@@ -569,8 +678,8 @@ void act_migrate(struct xdom *d, json_object *body, struct api_reply *r)
 		json_object_object_add(req, "max_rounds",
 				       json_object_new_int64((int64_t)rounds));
 	json_object_object_add(req, "config", relocate_describe(d));
-	log_info("api: migrating domain %d '%s' to %s%s", domid, d->name,
-		 where, live ? " (live)" : "");
+	log_info("api: migrating domain %d '%s' to %s%s%s", domid, d->name,
+		 where, live ? " (live)" : "", tls ? " over TLS" : "");
 	/* d may be gone when this returns: the vmm ends once handed over. */
 	rep = api_ctl_wait_fd(d, "migrate", req, fd, MIGRATE_TIMEOUT_MS, r);
 	close(fd);

@@ -168,6 +168,9 @@ int cmd_migrate(struct xm_ctx *x, int argc, char **argv)
 				       json_object_new_int64(port));
 	json_object_object_add(m.body, "live",
 			       json_object_new_boolean(x->opt.live));
+	if (x->opt.ssl)
+		json_object_object_add(m.body, "tls",
+				       json_object_new_boolean(true));
 	if (x->opt.downtime_ms)
 		json_object_object_add(m.body, "downtime_ms",
 				       json_object_new_int64(x->opt.downtime_ms));
@@ -177,8 +180,8 @@ int cmd_migrate(struct xm_ctx *x, int argc, char **argv)
 	pthread_mutex_init(&m.lock, NULL);
 	pthread_cond_init(&m.cond, NULL);
 	polling = client_init(&poll_cl, "migrate") == 0;
-	printf("Migrating domain %s to %s%s\n", argv[0], argv[1],
-	       x->opt.live ? " (live)" : "");
+	printf("Migrating domain %s to %s%s%s\n", argv[0], argv[1],
+	       x->opt.live ? " (live)" : "", x->opt.ssl ? " over TLS" : "");
 	fflush(stdout);
 	if (pthread_create(&t, NULL, migrate_post, &m) != 0) {
 		json_object_put(m.body);

@@ -50,6 +50,8 @@ static const struct xm_option {
 	{'D', "downtime", "MS", 0,
 	 "Stop copying once the rest fits in MS ms (default 300)."},
 	{'M', "max-rounds", "N", 0, "Stop copying after N rounds (default 30)."},
+	{'S', "ssl", NULL, 's',
+	 "Over TLS, with xend's relocation certificate."},
 };
 
 #define XM_NR_OPTIONS (sizeof(xm_options) / sizeof(xm_options[0]))
@@ -91,8 +93,8 @@ static const struct xm_cmd xm_cmds[] = {
 	 "Rename a domain."},
 	{"save", cmd_save, "c", 2, 2, true, "[-c] <Domain> <File>",
 	 "Save a domain's state to a file (-c: it keeps running)."},
-	{"migrate", cmd_migrate, "LPDM", 2, 2, true,
-	 "[-l] [-p PORT] [--downtime=MS] [--max-rounds=N] <Domain> "
+	{"migrate", cmd_migrate, "LPDMS", 2, 2, true,
+	 "[-l] [-s] [-p PORT] [--downtime=MS] [--max-rounds=N] <Domain> "
 	 "<Host>[:<Port>]",
 	 "Migrate a domain to another host's xend."},
 	{"restore", cmd_restore, "p", 1, 1, true, "[-p] <File>",
@@ -355,6 +357,9 @@ static int xm_parse_opts(struct xm_ctx *x, int argc, char **argv, int *first,
 			break;
 		case 'L':
 			x->opt.live = true;
+			break;
+		case 'S':
+			x->opt.ssl = true;
 			break;
 		case 'P':
 		case 'D':

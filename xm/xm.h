@@ -37,6 +37,7 @@ struct xm_opts {
 	double delay;	 /* -d S */
 	/* xm migrate's */
 	bool live;	  /* -l */
+	bool ssl;	  /* -s: TLS */
 	long port;	  /* -p N; 0: the host's or the default */
 	long downtime_ms; /* --downtime; 0: xend's default */
 	long max_rounds;  /* --max-rounds; 0: xend's default */

@@ -19,6 +19,7 @@
 import os
 import re
 import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -37,10 +38,33 @@ def _ip(*args):
     assert r.returncode == 0, ("ip " + " ".join(args), r.stderr)
 
 
-@pytest.fixture
-def hosts():
+def _certs(tmp, sub, ca_name="xenia-test-ca"):
+    """A CA and a certificate for each host's address, signed by it."""
+    def ssl(*args):
+        r = subprocess.run(["openssl"] + list(args), capture_output=True,
+                           text=True, cwd=tmp, timeout=60)
+        assert r.returncode == 0, r.stderr
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+          "-nodes"]
+    ssl("req", "-x509", *ec, "-days", "2", "-subj", "/CN=" + ca_name,
+        "-keyout", "ca.key", "-out", "ca.pem")
+    for i, name in ((1, "a"), (2, "b")):
+        ssl("req", *ec, "-subj", "/CN=host-" + name, "-keyout",
+            name + ".key", "-out", name + ".csr")
+        with open(os.path.join(tmp, name + ".ext"), "w") as f:
+            f.write("subjectAltName=IP:%s\n" % (NET % (sub, i)))
+        ssl("x509", "-req", "-in", name + ".csr", "-CA", "ca.pem", "-CAkey",
+            "ca.key", "-CAcreateserial", "-days", "2", "-extfile",
+            name + ".ext", "-out", name + ".pem")
+    return {n: ["--relocation-tls-cert", os.path.join(tmp, n + ".pem"),
+                "--relocation-tls-key", os.path.join(tmp, n + ".key"),
+                "--relocation-tls-ca", os.path.join(tmp, "ca.pem")]
+            for n in ("a", "b")}
+
+
+def _two_hosts(tls_args=None):
     """Hosts A and B: a namespace each, a veth pair between them, a xend
-    in each with its relocation server on port 8002."""
+    in each with its relocation server on port 8002 (and TLS if asked)."""
     if os.geteuid() != 0 or shutil.which("ip") is None:
         pytest.skip("network namespaces need root and ip(8)")
     tag = os.getpid() % 10000
@@ -59,18 +83,32 @@ def hosts():
                 dev % tag)
             _ip("-n", n, "link", "set", dev % tag, "up")
         allow = "^10\\.77\\.%d\\." % sub
-        for n in ns:
+        certs = tls_args(sub) if tls_args else {"a": [], "b": []}
+        for n, name in zip(ns, ("a", "b")):
             h = XendHost(netns=n, relocation_port=PORT,
                          env={"XENIA_RELOCATION_HOSTS_ALLOW": allow})
-            started.append(h.start())
+            started.append(h.start(*certs[name]))
         a, b = started
         a.addr, b.addr = NET % (sub, 1), NET % (sub, 2)
+        a.sub = sub
         yield a, b
     finally:
         for h in started:
             h.stop()
         for n in made:
             subprocess.run(["ip", "netns", "del", n], timeout=20)
+
+
+@pytest.fixture
+def hosts():
+    yield from _two_hosts()
+
+
+@pytest.fixture
+def tls_hosts(tmp_path):
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl(1) is needed to make test certificates")
+    yield from _two_hosts(lambda sub: _certs(str(tmp_path), sub))
 
 
 def domid_of(host, name):
@@ -261,3 +299,46 @@ def test_bad_command_lines(hosts):
         assert why in r.stderr, (args, r.stderr)
     r = a.xm("migrate", "nosuch", "127.0.0.1")
     assert r.returncode == 1 and "no domain" in r.stderr, r.stderr
+
+
+def test_tls_migration(tls_hosts):
+    a, b = tls_hosts
+    a.create(guest_config("secret", memory=64))
+    wait_console(a, domid_of(a, "secret"), "idle: up")
+    # Without TLS the destination will not talk.
+    r = a.xm("migrate", "-l", "secret", b.addr)
+    assert r.returncode == 1, r.stdout
+    assert "did not answer" in r.stderr, r.stderr
+    still_on_a(a, b, "secret")
+    r = a.xm("migrate", "-l", "-s", "secret", b.addr, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr + a.log() + b.log()
+    assert "over TLS" in r.stdout
+    wait_for(lambda: "secret" not in a.domains(), 10, what="A forgets it")
+    runs_on(b, "secret")
+    assert "migrated in from %s (TLS)" % a.addr in b.log()
+    b.xm("shutdown", "-w", "secret", check=True, timeout=60)
+
+
+def test_tls_refuses_a_stranger(tls_hosts, tmp_path):
+    a, b = tls_hosts
+    # A restarted with a certificate of another CA.
+    stranger = tmp_path / "stranger"
+    stranger.mkdir()
+    args = _certs(str(stranger), a.sub, ca_name="another-ca")["a"]
+    a.kill(signal.SIGTERM)
+    a.start(*args)
+    a.create(guest_config("stay"))
+    wait_console(a, domid_of(a, "stay"), "idle: up")
+    r = a.xm("migrate", "-l", "-s", "stay", b.addr, timeout=60)
+    assert r.returncode == 1, r.stdout
+    assert "TLS" in r.stderr, r.stderr
+    still_on_a(a, b, "stay")
+    assert "refused" in b.log()
+
+
+def test_tls_needs_a_certificate(hosts):
+    a, b = hosts
+    a.create(guest_config("plain"))
+    r = a.xm("migrate", "-s", "plain", b.addr)
+    assert r.returncode == 1
+    assert "no TLS certificate" in r.stderr, r.stderr
