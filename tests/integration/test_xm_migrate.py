@@ -342,3 +342,16 @@ def test_tls_needs_a_certificate(hosts):
     r = a.xm("migrate", "-s", "plain", b.addr)
     assert r.returncode == 1
     assert "no TLS certificate" in r.stderr, r.stderr
+
+
+def test_paused_domain_arrives_paused(hosts):
+    a, b = hosts
+    a.create(guest_config("napping"))
+    wait_console(a, domid_of(a, "napping"), "idle: up")
+    a.xm("pause", "napping", check=True)
+    r = a.xm("migrate", "napping", b.addr, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert b.domains()["napping"]["state"] == "--p---", b.domains()
+    b.xm("unpause", "napping", check=True)
+    assert runs_on(b, "napping")
+    b.xm("shutdown", "-w", "napping", check=True, timeout=60)
