@@ -20,6 +20,7 @@
  * Only .user is reachable from here: no calls out, no library.
  */
 #include "dirty.h"
+#include "pvclock.h"
 #include "user.h"
 
 #define NS_PER_SEC	1000000000ull
@@ -34,37 +35,6 @@ static const unsigned int dirty_words[] USER_DATA = {
 };
 
 #define STORE(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELEASE)
-
-USER_TEXT static uint64_t du_rdtsc(void)
-{
-	uint32_t lo, hi;
-
-	asm volatile("rdtsc" : "=a"(lo), "=d"(hi));
-	return (uint64_t)hi << 32 | lo;
-}
-
-/* pvclock: retry while the hypervisor writes (version odd or moved). */
-USER_TEXT static uint64_t du_system_ns(const volatile struct vcpu_time_info *t)
-{
-	uint32_t version, mul;
-	uint64_t delta, base;
-	int8_t shift;
-
-	do {
-		version = t->version;
-		__atomic_thread_fence(__ATOMIC_ACQUIRE);
-		delta = du_rdtsc() - t->tsc_timestamp;
-		base = t->system_time;
-		mul = t->tsc_to_system_mul;
-		shift = t->tsc_shift;
-		__atomic_thread_fence(__ATOMIC_ACQUIRE);
-	} while ((version & 1) || version != t->version);
-	if (shift >= 0)
-		delta <<= shift;
-	else
-		delta >>= -shift;
-	return base + (uint64_t)(((unsigned __int128)delta * mul) >> 32);
-}
 
 /* The wallclock (ns since the epoch) at system time sys. */
 USER_TEXT static uint64_t du_wall_ns(const volatile struct shared_info *s,
@@ -134,10 +104,10 @@ USER_TEXT void dirty_user_main(struct dirty_state *s)
 	uint64_t win_t, win_c = 0;
 
 	STORE(s->started, 1);
-	t0 = win_t = du_system_ns(s->time);
+	t0 = win_t = pvclock_ns(s->time);
 	last_wall = du_wall_ns(s->shinfo, t0);
 	for (;;) {
-		sys = du_system_ns(s->time);
+		sys = pvclock_ns(s->time);
 		wall = du_wall_ns(s->shinfo, sys);
 		gap = wall > last_wall ? (wall - last_wall) / NS_PER_US : 0;
 		if (gap > s->maxgap_us)

@@ -17,6 +17,7 @@
 #include "guest.h"
 #include "hypercall.h"
 #include "lib.h"
+#include "pvclock.h"
 
 #define LAPIC_BASE	0xfee00000ul
 #define LAPIC_ID	0x20
@@ -187,35 +188,9 @@ int events_ap_init(unsigned int id)
 	return 0;
 }
 
-static uint64_t rdtsc(void)
-{
-	uint32_t lo, hi;
-
-	asm volatile("rdtsc" : "=a"(lo), "=d"(hi));
-	return (uint64_t)hi << 32 | lo;
-}
-
 uint64_t events_time_ns(void)
 {
-	volatile struct vcpu_time_info *t = &shinfo->vcpu_info[0].time;
-	uint32_t version, mul;
-	uint64_t delta, base;
-	int8_t shift;
-
-	do {
-		version = t->version;
-		__atomic_thread_fence(__ATOMIC_SEQ_CST);
-		delta = rdtsc() - t->tsc_timestamp;
-		base = t->system_time;
-		mul = t->tsc_to_system_mul;
-		shift = t->tsc_shift;
-		__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	} while ((version & 1) || version != t->version);
-	if (shift >= 0)
-		delta <<= shift;
-	else
-		delta >>= -shift;
-	return base + (uint64_t)(((unsigned __int128)delta * mul) >> 32);
+	return pvclock_ns(&shinfo->vcpu_info[0].time);
 }
 
 int events_wait_count(unsigned int port, unsigned int n)

@@ -41,29 +41,6 @@ static uint8_t rxf[4096] __attribute__((aligned(16)));
 static uint8_t payload[NET_ICMP_MAX_PAYLOAD + 8] __attribute__((aligned(8)));
 static uint16_t ip_ident = 1;
 
-/* --- the command line -------------------------------------------------- */
-
-int net_cmdline_get(const char *key, char *buf, size_t size)
-{
-	const char *p;
-	size_t klen = strlen(key), i, n, v;
-
-	if (!size || !start_info || !start_info->cmdline_paddr)
-		return 0;
-	p = (const char *)(uintptr_t)start_info->cmdline_paddr;
-	n = strnlen(p, 4096);
-	for (i = 0; i + klen < n; i++) {
-		if ((i && p[i - 1] != ' ') || strncmp(p + i, key, klen) ||
-		    p[i + klen] != '=')
-			continue;
-		i += klen + 1;
-		for (v = 0; i < n && p[i] != ' ' && v + 1 < size; v++, i++)
-			buf[v] = p[i];
-		buf[v] = '\0';
-		return 1;
-	}
-	return 0;
-}
 
 int net_parse_ipv4(const char *s, uint32_t *ip)
 {
@@ -96,7 +73,7 @@ uint32_t net_cmdline_ipv4(const char *key, uint32_t dflt)
 	char buf[24];
 	uint32_t ip;
 
-	if (!net_cmdline_get(key, buf, sizeof(buf)) || net_parse_ipv4(buf, &ip))
+	if (!guest_cmdline_get(key, buf, sizeof(buf)) || net_parse_ipv4(buf, &ip))
 		return dflt;
 	return ip;
 }

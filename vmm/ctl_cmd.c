@@ -573,23 +573,12 @@ static void ctl_saved(void *arg, int rc, const struct save_result *res,
 	ctl_client_resume(c);
 }
 
-/*
- * {"cmd": "save", "path": "/abs", "checkpoint": false, "compress": false,
- *  "config": {...}}: replied once the file is complete (migrate.h).
- */
-static int ctl_save(struct ctl_req *r)
+/* What save and migrate share: the caller's CONFIG part, then the start. */
+static int ctl_save_start(struct ctl_req *r, struct save_args *a)
 {
-	struct save_args a = {0};
 	json_object *config = NULL;
 	int rc;
 
-	rc = ctl_arg_string(r, "path", &a.path);
-	if (rc == 0)
-		rc = ctl_arg_flag(r, "checkpoint", &a.checkpoint);
-	if (rc == 0)
-		rc = ctl_arg_flag(r, "compress", &a.compress);
-	if (rc < 0)
-		return rc;
 	if (json_object_object_get_ex(r->req, "config", &config) &&
 	    !json_object_is_type(config, json_type_object)) {
 		snprintf(r->err, sizeof(r->err),
@@ -600,12 +589,32 @@ static int ctl_save(struct ctl_req *r)
 		snprintf(r->err, sizeof(r->err), "a pause is under way");
 		return -EBUSY;
 	}
-	a.config = config;
-	rc = save_start(r->d, &a, ctl_saved, r->c, r->err, sizeof(r->err));
+	a->config = config;
+	rc = save_start(r->d, a, ctl_saved, r->c, r->err, sizeof(r->err));
 	if (rc < 0)
 		return rc;
 	ctl_client_hold(r->c);
 	return CTL_LATER;
+}
+
+/*
+ * {"cmd": "save", "path": "/abs", "checkpoint": false, "compress": false,
+ *  "config": {...}}: replied once the file is complete (migrate.h).
+ */
+static int ctl_save(struct ctl_req *r)
+{
+	struct save_args a = {0};
+	int rc;
+
+	rc = ctl_arg_string(r, "path", &a.path);
+	if (rc == 0)
+		rc = ctl_arg_flag(r, "checkpoint", &a.checkpoint);
+	if (rc == 0)
+		rc = ctl_arg_flag(r, "compress", &a.compress);
+	if (rc < 0)
+		return rc;
+	a.fd = -1;
+	return ctl_save_start(r, &a);
 }
 
 /*
@@ -618,7 +627,6 @@ static int ctl_migrate(struct ctl_req *r)
 {
 	struct save_args a = {.downtime_ms = MIGRATE_DOWNTIME_MS,
 			      .max_rounds = MIGRATE_MAX_ROUNDS};
-	json_object *config = NULL;
 	uint64_t n;
 	int rc;
 
@@ -635,29 +643,16 @@ static int ctl_migrate(struct ctl_req *r)
 	}
 	if (rc < 0)
 		return rc;
-	if (json_object_object_get_ex(r->req, "config", &config) &&
-	    !json_object_is_type(config, json_type_object)) {
-		snprintf(r->err, sizeof(r->err),
-			 "\"config\": an object is needed");
-		return -EINVAL;
-	}
 	if (r->c->passed_fd < 0) {
 		snprintf(r->err, sizeof(r->err),
 			 "no connection was passed with the request");
 		return -EINVAL;
 	}
-	if (r->c->ctl->pausing) {
-		snprintf(r->err, sizeof(r->err), "a pause is under way");
-		return -EBUSY;
-	}
-	a.config = config;
 	a.fd = r->c->passed_fd;
-	rc = save_start(r->d, &a, ctl_saved, r->c, r->err, sizeof(r->err));
-	if (rc < 0)
-		return rc;
-	r->c->passed_fd = -1; /* the migration's now */
-	ctl_client_hold(r->c);
-	return CTL_LATER;
+	rc = ctl_save_start(r, &a);
+	if (rc == CTL_LATER)
+		r->c->passed_fd = -1; /* the migration's now */
+	return rc;
 }
 
 /* --- the table ------------------------------------------------------------ */

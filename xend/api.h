@@ -45,6 +45,8 @@ void api_restore(json_object *body, struct api_reply *r);
  */
 struct xdom *save_admit(json_object *cfg, const char *what,
 			struct api_reply *r);
+/* The figures of a save's or migration's vmm reply, for the client. */
+void save_figures(json_object *rep, struct api_reply *r);
 /* relocate.c */
 api_action_fn act_migrate, act_migration;
 

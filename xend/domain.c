@@ -243,3 +243,19 @@ out:
 	free(cw);
 	return rc;
 }
+
+json_object *xdom_describe(const struct xdom *d)
+{
+	json_object *o = json_object_new_object();
+
+	if (!o)
+		return NULL;
+	json_object_object_add(o, "name", json_object_new_string(d->name));
+	json_object_object_add(o, "uuid", json_object_new_string(d->uuid));
+	json_object_object_add(o, "config", json_object_new_string(d->config));
+	json_object_object_add(o, "config_path",
+			       json_object_new_string(d->config_path));
+	if (d->cwd)
+		json_object_object_add(o, "cwd", json_object_new_string(d->cwd));
+	return o;
+}

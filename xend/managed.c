@@ -35,20 +35,13 @@ static int managed_file(char *buf, size_t len, const char *uuid,
 int managed_save(struct xdom *d)
 {
 	char path[1024], tmp[1024];
-	json_object *o = json_object_new_object();
+	json_object *o = xdom_describe(d);
 	const char *text;
 	int fd = -1, rc = -EIO;
 	size_t len;
 
 	if (!o)
 		return -ENOMEM;
-	json_object_object_add(o, "name", json_object_new_string(d->name));
-	json_object_object_add(o, "uuid", json_object_new_string(d->uuid));
-	json_object_object_add(o, "config", json_object_new_string(d->config));
-	json_object_object_add(o, "config_path",
-			       json_object_new_string(d->config_path));
-	if (d->cwd)
-		json_object_object_add(o, "cwd", json_object_new_string(d->cwd));
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY);
 	len = strlen(text);
 	if (managed_file(path, sizeof(path), d->uuid, "") < 0 ||

@@ -82,11 +82,26 @@ static int relocate_wait(int fd, short events, double deadline)
 	}
 }
 
+/* A line's buffer doubled, up to the limit: -EMSGSIZE or -ENOMEM past. */
+static int relocate_grow(char **buf, size_t *cap, int *err)
+{
+	char *p;
+
+	if (*cap >= RELOCATE_LINE_MAX)
+		return *err = -EMSGSIZE;
+	p = realloc(*buf, *cap * 2);
+	if (!p)
+		return *err = -ENOMEM;
+	*buf = p;
+	*cap *= 2;
+	return 0;
+}
+
 /* A line over TLS: a byte at a time from the session's buffer. */
 static char *relocate_read_tls_line(struct tls_conn *c, int *err)
 {
 	size_t len = 0, cap = 4096;
-	char *buf = malloc(cap), *p;
+	char *buf = malloc(cap);
 	ssize_t n;
 
 	while (buf) {
@@ -99,17 +114,8 @@ static char *relocate_read_tls_line(struct tls_conn *c, int *err)
 			buf[len] = '\0';
 			return buf;
 		}
-		if (++len + 1 < cap)
-			continue;
-		if (cap >= RELOCATE_LINE_MAX) {
-			*err = -EMSGSIZE;
+		if (++len + 1 == cap && relocate_grow(&buf, &cap, err) < 0)
 			break;
-		}
-		p = realloc(buf, cap * 2);
-		if (!p)
-			break;
-		buf = p;
-		cap *= 2;
 	}
 	if (!buf)
 		*err = -ENOMEM;
@@ -125,7 +131,7 @@ static char *relocate_read_line(struct tls_conn *c, int timeout_ms, int *err)
 {
 	double deadline = xend_mono() + timeout_ms / 1000.0;
 	size_t len = 0, cap = 4096;
-	char *buf, *nl, *p;
+	char *buf, *nl;
 	int rc, fd = c->fd;
 	ssize_t n;
 
@@ -161,17 +167,8 @@ static char *relocate_read_line(struct tls_conn *c, int timeout_ms, int *err)
 			buf[len - 1] = '\0';
 			return buf;
 		}
-		if (len + 1 >= cap) {
-			if (cap >= RELOCATE_LINE_MAX) {
-				*err = -EMSGSIZE;
-				break;
-			}
-			p = realloc(buf, cap * 2);
-			if (!p)
-				break;
-			buf = p;
-			cap *= 2;
-		}
+		if (len + 1 >= cap && relocate_grow(&buf, &cap, err) < 0)
+			break;
 	}
 	if (!buf)
 		*err = -ENOMEM;
@@ -557,36 +554,6 @@ static int relocate_hello(struct tls_conn *c, json_object *hello,
 	return -EPROTO;
 }
 
-static json_object *relocate_describe(struct xdom *d)
-{
-	json_object *o = json_object_new_object();
-
-	json_object_object_add(o, "name", json_object_new_string(d->name));
-	json_object_object_add(o, "uuid", json_object_new_string(d->uuid));
-	json_object_object_add(o, "config", json_object_new_string(d->config));
-	json_object_object_add(o, "config_path",
-			       json_object_new_string(d->config_path));
-	if (d->cwd)
-		json_object_object_add(o, "cwd",
-				       json_object_new_string(d->cwd));
-	return o;
-}
-
-/* The figures of the vmm's reply that the client gets. */
-static void relocate_figures(json_object *rep, struct api_reply *r)
-{
-	static const char *const keys[] = {"bytes", "pages", "ms", "rounds",
-					   "downtime_ms", "log"};
-	json_object *v;
-	size_t i;
-
-	r->body = json_object_new_object();
-	for (i = 0; i < sizeof(keys) / sizeof(*keys); i++)
-		if (json_object_object_get_ex(rep, keys[i], &v))
-			json_object_object_add(r->body, keys[i],
-					       json_object_get(v));
-}
-
 /*
  * The connection to the destination, hello answered: 0 with *vmm_fd the
  * descriptor for the vmm (the socket, or over TLS the relay's end),
@@ -650,7 +617,7 @@ void act_migrate(struct xdom *d, json_object *body, struct api_reply *r)
 	}
 	snprintf(where, sizeof(where), "%s:%d", host, (int)port);
 	snprintf(uuid, sizeof(uuid), "%s", d->uuid);
-	hello = relocate_describe(d);
+	hello = xdom_describe(d);
 	json_object_object_add(hello, "paused",
 			       json_object_new_boolean(d->state == XD_PAUSED));
 	json_object_object_add(hello, "live", json_object_new_boolean(live));
@@ -677,7 +644,7 @@ void act_migrate(struct xdom *d, json_object *body, struct api_reply *r)
 	if (rounds >= 0)
 		json_object_object_add(req, "max_rounds",
 				       json_object_new_int64((int64_t)rounds));
-	json_object_object_add(req, "config", relocate_describe(d));
+	json_object_object_add(req, "config", xdom_describe(d));
 	log_info("api: migrating domain %d '%s' to %s%s%s", domid, d->name,
 		 where, live ? " (live)" : "", tls ? " over TLS" : "");
 	/* d may be gone when this returns: the vmm ends once handed over. */
@@ -689,7 +656,7 @@ void act_migrate(struct xdom *d, json_object *body, struct api_reply *r)
 			  domid, where);
 		return;
 	}
-	relocate_figures(rep, r);
+	save_figures(rep, r);
 	json_object_put(rep);
 	log_info("api: domain %d migrated to %s", domid, where);
 }

@@ -110,31 +110,44 @@ out:
 	return cfg;
 }
 
+void save_figures(json_object *rep, struct api_reply *r)
+{
+	static const char *const keys[] = {"bytes", "pages", "ms", "rounds",
+					   "downtime_ms", "log"};
+	json_object *v;
+	size_t i;
+
+	r->body = json_object_new_object();
+	for (i = 0; i < sizeof(keys) / sizeof(*keys); i++)
+		if (json_object_object_get_ex(rep, keys[i], &v))
+			json_object_object_add(r->body, keys[i],
+					       json_object_get(v));
+}
+
+/* A file the vmm opens: absolute, or r says why not. */
+static bool save_path_ok(const char *path, struct api_reply *r)
+{
+	if (!path)
+		return false;
+	if (path[0] != '/') {
+		api_error(r, 400, "bad-request", "the file must be an "
+			  "absolute path, not '%s'", path);
+		return false;
+	}
+	return true;
+}
+
 void act_save(struct xdom *d, json_object *body, struct api_reply *r)
 {
 	const char *path = api_str(body, "path", true, r);
 	bool checkpoint = api_bool(body, "checkpoint");
-	json_object *req, *cfg, *rep, *v;
+	json_object *req, *cfg, *rep;
 	char name[DOMCFG_NAME_MAX];
 	int domid = d->domid;
 
-	if (!path)
+	if (!save_path_ok(path, r))
 		return;
-	if (path[0] != '/') {
-		api_error(r, 400, "bad-request", "the file must be an "
-			  "absolute path, not '%s'", path);
-		return;
-	}
-	cfg = json_object_new_object();
-	json_object_object_add(cfg, "name", json_object_new_string(d->name));
-	json_object_object_add(cfg, "uuid", json_object_new_string(d->uuid));
-	json_object_object_add(cfg, "config",
-			       json_object_new_string(d->config));
-	json_object_object_add(cfg, "config_path",
-			       json_object_new_string(d->config_path));
-	if (d->cwd)
-		json_object_object_add(cfg, "cwd",
-				       json_object_new_string(d->cwd));
+	cfg = xdom_describe(d);
 	req = api_cmd("save");
 	json_object_object_add(req, "path", json_object_new_string(path));
 	json_object_object_add(req, "checkpoint",
@@ -147,13 +160,7 @@ void act_save(struct xdom *d, json_object *body, struct api_reply *r)
 	rep = api_ctl_wait(d, "save", req, SAVE_TIMEOUT_MS, r);
 	if (!rep)
 		return;
-	r->body = json_object_new_object();
-	if (json_object_object_get_ex(rep, "bytes", &v))
-		json_object_object_add(r->body, "bytes", json_object_get(v));
-	if (json_object_object_get_ex(rep, "pages", &v))
-		json_object_object_add(r->body, "pages", json_object_get(v));
-	if (json_object_object_get_ex(rep, "ms", &v))
-		json_object_object_add(r->body, "ms", json_object_get(v));
+	save_figures(rep, r);
 	json_object_put(rep);
 	log_info("api: saved domain %d '%s'", domid, name);
 }
@@ -222,13 +229,8 @@ void api_restore(json_object *body, struct api_reply *r)
 	struct xdom *d;
 	json_object *cfg;
 
-	if (!path)
+	if (!save_path_ok(path, r))
 		return;
-	if (path[0] != '/') {
-		api_error(r, 400, "bad-request", "the file must be an "
-			  "absolute path, not '%s'", path);
-		return;
-	}
 	cfg = save_peek_config(path, r);
 	if (!cfg)
 		return;

@@ -99,6 +99,11 @@ struct xdom *xdom_by_pidfd(int fd);
 struct xdom *xdom_new(void);
 void xdom_free(struct xdom *d);
 int xdom_alloc_domid(void);
+/*
+ * {name, uuid, config, config_path, cwd}: what a managed domain's file,
+ * a save's CONFIG and a migration's hello say of d.  NULL: no memory.
+ */
+json_object *xdom_describe(const struct xdom *d);
 const char *xdom_state_flags(const struct xdom *d, bool blocked);
 int xdom_set_config(struct xdom *d, const char *text, const char *path,
 		    const char *cwd, char *err, size_t errlen,

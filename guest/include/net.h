@@ -43,11 +43,6 @@ struct net_if {
 	unsigned int send_errors;
 };
 
-/*
- * The value of key=VALUE on the command line, copied into buf: 1 if
- * found, 0 if not.  The command line is bounded and read once per call.
- */
-int net_cmdline_get(const char *key, char *buf, size_t size);
 /* "a.b.c.d": 0 or -XEN_EINVAL. */
 int net_parse_ipv4(const char *s, uint32_t *ip);
 /* ip as "a.b.c.d" in buf (16 bytes). */

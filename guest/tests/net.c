@@ -164,7 +164,7 @@ static void net_answer(void)
 	char buf[16];
 	unsigned int i;
 
-	if (!net_cmdline_get("net-answer", buf, sizeof(buf)))
+	if (!guest_cmdline_get("net-answer", buf, sizeof(buf)))
 		return;
 	for (i = 0; buf[i] >= '0' && buf[i] <= '9' && secs < MAX_ANSWER_S; i++)
 		secs = secs * 10 + (unsigned long)(buf[i] - '0');
