@@ -50,6 +50,7 @@ bench: deps build
 	bench/blk/run.sh
 	bench/net/run.sh
 	bench/lifecycle/run.py
+	bench/migrate/run.py
 
 clean:
 	rm -rf $(BUILD) $(FUZZ_BUILD)
