@@ -355,3 +355,61 @@ def test_paused_domain_arrives_paused(hosts):
     b.xm("unpause", "napping", check=True)
     assert runs_on(b, "napping")
     b.xm("shutdown", "-w", "napping", check=True, timeout=60)
+
+
+_SPEAK = r'''
+import socket, sys
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=20)
+s.sendall(sys.stdin.buffer.read())
+s.shutdown(socket.SHUT_WR)
+out = b""
+while True:
+    try:
+        chunk = s.recv(4096)
+    except OSError:
+        break
+    if not chunk:
+        break
+    out += chunk
+sys.stdout.write(out.decode(errors="replace"))
+'''
+
+
+def speak(a, b, data):
+    """What B's relocation server answers A sending data."""
+    r = subprocess.run(["ip", "netns", "exec", a.netns, "python3", "-c",
+                        _SPEAK, b.addr, str(PORT)], input=data,
+                       capture_output=True, timeout=60)
+    return r.stdout.decode(errors="replace")
+
+
+def test_relocation_server_refuses_garbage(hosts):
+    a, b = hosts
+    hello = b"XENIA-RELOCATE 1\n"
+    for data, why in (
+            (b"GET / HTTP/1.0\r\n\r\n", "not a migration"),
+            (b"\x00" * 100, "not a migration"),
+            (hello + b"{not json\n", "not a JSON object"),
+            (hello + b"[1, 2]\n", "not a JSON object"),
+            (hello + b'{"name": "x"}\n', "lacks its name, UUID or config"),
+            (hello + b'{"name": "x", "uuid": "u", "config": "memory = ="}\n',
+             "config"),
+            (hello + b'{"name": "../x", "uuid": "7d1b0c8e-2f0a-4c3e-9a55-'
+             b'0123456789ab", "config": "name=\\"x\\"\\nkernel=\\"/k\\"\\n'
+             b'memory=16\\n"}\n', "not valid"),
+            (hello + b"x" * (300 << 10) + b"\n", "not a JSON object")):
+        out = speak(a, b, data)
+        assert out.startswith("XENIA-ERROR "), (data[:40], out)
+        assert why in out, (data[:40], out)
+    assert [n for n in b.domains() if n != "Domain-0"] == []
+    assert not b.xs("ls", "/xend/domains", check=False)
+    # A stream that is no stream, after a hello that is fine: the vmm
+    # refuses it and nothing stays.
+    good = (b'{"name": "ghost", "uuid": "7d1b0c8e-2f0a-4c3e-9a55-'
+            b'0123456789ab", "config": "name=\\"ghost\\"\\nkernel=\\"%s\\"'
+            b'\\nmemory=16\\n"}\n' % str(GUEST).encode())
+    out = speak(a, b, hello + good + b"XENIA-MIGRATE\0\0\0" + b"\xff" * 64)
+    assert out.startswith("XENIA-RELOCATE-OK\n"), out
+    assert "XENIA-ERROR" in out, out
+    wait_for(lambda: "ghost" not in b.domains(), 20, what="B forgets it")
+    assert not b.xs("ls", "/xend/domains", check=False)
