@@ -512,6 +512,24 @@ void blkback_unlock(struct blkback *b)
 		log_warn("blkback: %s: unlocking the image", b->name);
 }
 
+int blkback_sync(struct blkback *b)
+{
+	if (b->readonly)
+		return 0;
+	return fdatasync(b->fd) < 0 ? -errno : 0;
+}
+
+void blkback_drop_cache(struct blkback *b)
+{
+	int rc = b->is_blkdev ? ioctl(b->fd, BLKFLSBUF, 0)
+			      : posix_fadvise(b->fd, 0, 0,
+					      POSIX_FADV_DONTNEED);
+
+	if (rc)
+		log_warnx("blkback: %s: dropping the cached image failed",
+			  b->name);
+}
+
 int blkback_open(struct blkback **out, const char *path, bool readonly,
 		 const struct blkback_env *env)
 {

@@ -109,6 +109,10 @@ int blkback_open(struct blkback **b, const char *path, bool readonly,
  */
 int blkback_lock(struct blkback *b) __attribute__((warn_unused_result));
 void blkback_unlock(struct blkback *b);
+/* fdatasync of a writable image.  0 or -errno. */
+int blkback_sync(struct blkback *b) __attribute__((warn_unused_result));
+/* The host's cached pages of the image dropped (another host wrote it). */
+void blkback_drop_cache(struct blkback *b);
 
 void blkback_features(struct blkback *b,
 		      void (*put)(void *ctx, const char *key,

@@ -566,6 +566,10 @@ static void ctl_saved(void *arg, int rc, const struct save_result *res,
 		if (res->rounds || res->downtime_ms) {
 			ctl_add_uint(rep, "rounds", res->rounds);
 			ctl_add_uint(rep, "downtime_ms", res->downtime_ms);
+			if (res->unconfirmed)
+				json_object_object_add(
+				    rep, "unconfirmed",
+				    json_object_new_boolean(1));
 			ctl_add_rounds(rep, res);
 		}
 		ctl_send(c, rep);

@@ -58,6 +58,7 @@ int hypercall_page_install(struct vcpu *v, uint64_t msr_value)
 		p[6] = HYPERCALL_PORT;
 		p[7] = 0xc3;
 	}
+	mem_mark_dirty(v->dom, gpa / VMM_PAGE_SIZE);
 	log_debug("hypercall: vCPU %u: page at 0x%llx", v->id,
 		  (unsigned long long)gpa);
 	return 0;

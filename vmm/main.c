@@ -622,7 +622,8 @@ static uint64_t vmm_now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000;
 }
 
-static int vmm_take_over(struct domain *d, struct vmm_args *a)
+static int vmm_take_over(struct domain *d, struct vmm_args *a,
+			 struct restore *rs)
 {
 	char line[MIGRATE_LINE_MAX];
 	unsigned int tries = 0;
@@ -630,6 +631,15 @@ static int vmm_take_over(struct domain *d, struct vmm_args *a)
 
 	if (a->incoming_fd < 0)
 		return 0;
+	/* The source lets its disks' locks go after END: a moment's grace. */
+	while ((rc = vbd_locks(d, true)) == -EBUSY &&
+	       tries++ < VMM_DISK_LOCK_TRIES)
+		usleep(VMM_DISK_LOCK_US);
+	if (rc < 0) {
+		snprintf(rs->err, sizeof(rs->err), "a disk image is in use on "
+			 "the destination");
+		return rc;
+	}
 	rc = handover_write_line(a->incoming_fd, "%s", MIGRATE_READY);
 	if (rc == 0)
 		rc = handover_read_line(a->incoming_fd, line, sizeof(line),
@@ -643,11 +653,10 @@ static int vmm_take_over(struct domain *d, struct vmm_args *a)
 		return rc;
 	}
 	a->go_us = vmm_now_us();
-	/* The source let its disk locks go before GO; a moment's grace. */
-	while ((rc = vbd_locks(d, true)) == -EBUSY &&
-	       tries++ < VMM_DISK_LOCK_TRIES)
-		usleep(VMM_DISK_LOCK_US);
-	return rc;
+	/* Ours now: the rings the guest left are served from here. */
+	d->xenbus.incoming = false;
+	xenbus_back_unquiesce(d);
+	return 0;
 }
 
 /* --incoming, after the domain runs or failed to: the source hears. */
@@ -693,11 +702,11 @@ int main(int argc, char **argv)
 	domain_init(&dom, args.cfg.domid);
 	status = VMM_EXIT_ERROR;
 	/* Until the source hands them over, its disks are its own. */
-	dom.xenbus.disks_unlocked = args.incoming_fd >= 0;
+	dom.xenbus.incoming = args.incoming_fd >= 0;
 	if (args.restore) {
 		if (vmm_restore_read(&dom, &args, &rs) == 0 &&
 		    vmm_setup(&dom, &args, &rs, &sigs, &sig_src) == 0 &&
-		    vmm_take_over(&dom, &args) == 0 &&
+		    vmm_take_over(&dom, &args, &rs) == 0 &&
 		    domain_state_resume(&dom) == 0) {
 			log_info("vmm: domain %u restored from %s",
 				 dom.xen.domid, args.restore);

@@ -45,6 +45,7 @@ struct save_result {
 	/* A migration's: */
 	unsigned int rounds;  /* of pages while the domain ran */
 	uint64_t downtime_ms; /* from the pause to running on the other side */
+	bool unconfirmed;     /* handed over; RUNNING never came */
 	/* The first rounds and, last, the one while paused. */
 	struct migrate_round log[MIGRATE_ROUNDS_LOGGED];
 	unsigned int nr_log;

@@ -30,6 +30,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 
 #include "domain.h"
 #include "log.h"
@@ -96,7 +97,9 @@ static int migrate_peer_check(struct save_job *job, int wait_ms)
 
 	while (poll(&p, 1, wait_ms) > 0) {
 		rc = handover_read_line(job->fd, line, sizeof(line), 1000);
-		if (rc == 0 && !strcmp(line, MIGRATE_BUILT)) {
+		/* Once: a destination repeating itself is broken. */
+		if (rc == 0 && !strcmp(line, MIGRATE_BUILT) &&
+		    !job->peer_built) {
 			job->peer_built = true;
 			wait_ms = 0;
 			continue;
@@ -199,13 +202,43 @@ static int migrate_rounds(struct save_job *job, struct stream_writer *w,
 	return 0;
 }
 
-/* READY, GO, RUNNING.  0 once GO is out (the domain is theirs). */
+/* The handover failed before the domain was theirs: it runs on here. */
+static int migrate_keep(struct save_job *job, int rc, const char *fmt,
+			const char *what)
+{
+	save_error(job, rc, fmt, what);
+	if (vbd_locks(job->d, true) < 0)
+		log_errx("migrate: domain %u runs on without its disk locks",
+			 job->d->xen.domid);
+	return job->rc;
+}
+
+static uint64_t migrate_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/*
+ * After END: the disks' locks go (the destination takes them before it
+ * says READY), READY, GO, then RUNNING or ERROR.  0 once the domain is
+ * theirs: RUNNING, or nothing heard after GO (res.unconfirmed: it may
+ * run there, so it must not here).  An ERROR after GO means it did not
+ * start there: the domain runs on here.
+ */
 static int migrate_handover(struct save_job *job)
 {
 	char line[MIGRATE_LINE_MAX];
 	const char *why;
+	uint64_t go_us;
 	int rc;
 
+	rc = vbd_locks(job->d, false);
+	if (rc < 0)
+		return migrate_keep(job, rc, "releasing the disks: %s",
+				    strerror(-rc));
 	/* BUILT first, if it has not come yet (nothing waited for it). */
 	rc = handover_read_line(job->fd, line, sizeof(line), MIGRATE_READY_MS);
 	if (rc == 0 && !job->peer_built && !strcmp(line, MIGRATE_BUILT)) {
@@ -213,40 +246,34 @@ static int migrate_handover(struct save_job *job)
 		rc = handover_read_line(job->fd, line, sizeof(line),
 					MIGRATE_READY_MS);
 	}
-	if (rc == 0 && (why = handover_error_text(line))) {
-		save_error(job, -EREMOTEIO, "the destination refused the "
-			   "domain: %s", why);
-		return job->rc;
-	}
-	if (rc < 0 || strcmp(line, MIGRATE_READY)) {
-		save_error(job, rc < 0 ? rc : -EPROTO, "the destination did "
-			   "not take the domain: %s",
-			   rc == -ETIMEDOUT	? "no answer"
-			   : rc == -ECONNRESET ? "it closed the connection"
-			   : rc < 0	       ? strerror(-rc)
-					       : "an unexpected answer");
-		return job->rc;
-	}
-	/* The destination takes the disks' locks when it hears GO. */
-	rc = vbd_locks(job->d, false);
-	if (rc == 0)
-		rc = handover_write_line(job->fd, "%s", MIGRATE_GO);
-	if (rc < 0) {
-		save_error(job, rc, "handing over: %s", strerror(-rc));
-		if (vbd_locks(job->d, true) < 0)
-			log_errx("migrate: domain %u runs on without its disk "
-				 "locks",
-				 job->d->xen.domid);
-		return rc;
-	}
-	job->res.downtime_ms = log_now_ms() - job->pause_ms;
+	if (rc == 0 && (why = handover_error_text(line)))
+		return migrate_keep(job, -EREMOTEIO, "the destination refused "
+				    "the domain: %s", why);
+	if (rc < 0 || strcmp(line, MIGRATE_READY))
+		return migrate_keep(job, rc < 0 ? rc : -EPROTO,
+				    "the destination did not take the domain: "
+				    "%s",
+				    rc == -ETIMEDOUT	? "no answer"
+				    : rc == -ECONNRESET ? "it closed the "
+							  "connection"
+				    : rc < 0		? strerror(-rc)
+							: "an unexpected answer");
+	rc = handover_write_line(job->fd, "%s", MIGRATE_GO);
+	if (rc < 0)
+		return migrate_keep(job, rc, "handing over: %s", strerror(-rc));
+	go_us = migrate_now_us();
 	rc = handover_read_line(job->fd, line, sizeof(line),
 				MIGRATE_RUNNING_MS);
+	if (rc == 0 && (why = handover_error_text(line)))
+		return migrate_keep(job, -EREMOTEIO, "the destination could "
+				    "not start the domain: %s", why);
 	if (rc < 0 || strncmp(line, MIGRATE_RUNNING " ",
 			      strlen(MIGRATE_RUNNING) + 1)) {
 		log_warnx("migrate: domain %u: handed over, but the "
 			  "destination did not say it runs it",
 			  job->d->xen.domid);
+		job->res.unconfirmed = true;
+		job->res.downtime_ms = (go_us - job->pause_us) / 1000;
 		return 0;
 	}
 	/*
@@ -254,8 +281,9 @@ static int migrate_handover(struct save_job *job)
 	 * this host's scheduling too (the guest starting on a busy host
 	 * delays the line, not the guest).  GO's trip is not counted.
 	 */
-	job->res.downtime_ms +=
-	    (strtoull(line + strlen(MIGRATE_RUNNING) + 1, NULL, 10) + 999) /
+	job->res.downtime_ms =
+	    (go_us - job->pause_us +
+	     strtoull(line + strlen(MIGRATE_RUNNING) + 1, NULL, 10) + 500) /
 	    1000;
 	return 0;
 }

@@ -60,6 +60,7 @@
 #include "mem.h"
 #include "migrate.h"
 #include "save_priv.h"
+#include "vbd.h"
 
 /* How long xenstored has to answer what the guest asked last. */
 #define SAVE_SETTLE_TRIES 50
@@ -231,6 +232,11 @@ static void save_gather(struct save_job *job)
 	rc = xenbus_back_quiesce(d, job->err, sizeof(job->err));
 	if (rc < 0) {
 		job->rc = rc;
+		goto out;
+	}
+	/* Another host reads the images next: every write on disk first. */
+	if (job->fd >= 0 && (rc = vbd_sync(d)) < 0) {
+		save_error(job, rc, "syncing the disks: %s", strerror(-rc));
 		goto out;
 	}
 	save_store_settle(d);
@@ -445,9 +451,13 @@ static void save_write(struct save_job *job)
 int save_pause_gather(struct save_job *job)
 {
 	struct domain *d = job->d;
+	struct timespec ts;
 
 	domain_pause(d);
 	job->pause_ms = log_now_ms();
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	job->pause_us =
+	    (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000;
 	if (domain_is_shutting_down(d)) {
 		save_error(job, -ESHUTDOWN, "the domain shut down");
 		return job->rc;

@@ -32,6 +32,7 @@ struct save_job {
 	uint64_t downtime_ms;
 	unsigned int max_rounds;
 	uint64_t pause_ms; /* when the domain was paused for good */
+	uint64_t pause_us; /* the same, CLOCK_MONOTONIC in us */
 	bool peer_built;   /* the destination said BUILT */
 	json_object *config; /* the caller's, then the whole CONFIG */
 	save_done_fn *done;

@@ -275,8 +275,14 @@ static int vbd_restore_ring(struct xenbus_dev *dev, json_object *rec)
 	v->nr_refs = (unsigned int)n;
 	v->fe_port = (uint32_t)port;
 	snprintf(v->protocol, sizeof(v->protocol), "%s", protocol);
-	/* What the frontend queued while the domain was away. */
-	blkback_kick(v->bb);
+	/*
+	 * What the frontend queued while the domain was away: now, or
+	 * once an incoming domain is ours (the source may yet run it).
+	 */
+	if (!v->d->xenbus.incoming)
+		blkback_kick(v->bb);
+	else if (blkback_quiesce(v->bb) < 0)
+		return -EIO; /* nothing is in flight on a restored ring */
 	return 0;
 }
 
@@ -325,7 +331,7 @@ static int vbd_create(struct domain *d, const char *spec, json_object *rec)
 	env.ctx = v;
 	env.loop = &d->loop;
 	env.name = name;
-	env.unlocked = d->xenbus.disks_unlocked;
+	env.unlocked = d->xenbus.incoming;
 	rc = blkback_open(&v->bb, v->spec.path, v->spec.readonly, &env);
 	if (rc < 0) {
 		log_errx("--disk %s: %s: %s", spec, v->spec.path,
@@ -406,6 +412,9 @@ int vbd_locks(struct domain *d, bool lock)
 			continue;
 		}
 		rc = blkback_lock(v->bb);
+		/* What this host cached of the image may be stale now. */
+		if (rc == 0)
+			blkback_drop_cache(v->bb);
 		if (rc < 0) {
 			log_errx("vbd %u: %s is in use", v->spec.devid,
 				 v->spec.path);
@@ -417,8 +426,27 @@ int vbd_locks(struct domain *d, bool lock)
 						->bb);
 		}
 	}
-	if (rc == 0)
-		xb->disks_unlocked = !lock;
+	pthread_mutex_unlock(&xb->lock);
+	return rc;
+}
+
+int vbd_sync(struct domain *d)
+{
+	struct xenbus_back *xb = &d->xenbus;
+	struct vbd *v;
+	unsigned int i;
+	int rc = 0;
+
+	pthread_mutex_lock(&xb->lock);
+	for (i = 0; rc == 0 && i < xb->nr_devs; i++) {
+		if (xb->devs[i]->ops != &vbd_ops)
+			continue;
+		v = xb->devs[i]->priv;
+		rc = blkback_sync(v->bb);
+		if (rc < 0)
+			log_errx("vbd %u: %s: fdatasync: %s", v->spec.devid,
+				 v->spec.path, strerror(-rc));
+	}
 	pthread_mutex_unlock(&xb->lock);
 	return rc;
 }

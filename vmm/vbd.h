@@ -36,6 +36,11 @@ int vbd_restore(struct domain *d, const char *spec, struct json_object *rec)
  * -EBUSY if another process holds one.  0 or -errno.
  */
 int vbd_locks(struct domain *d, bool lock) __attribute__((warn_unused_result));
+/*
+ * Every writable image's acknowledged writes to stable storage (a
+ * migration, before the other host reads them).  0 or -errno, logged.
+ */
+int vbd_sync(struct domain *d) __attribute__((warn_unused_result));
 
 int vbd_remove(struct domain *d, const char *vdev, unsigned int timeout_ms,
 	       xenbus_removed_fn *done, void *arg)

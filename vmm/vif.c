@@ -477,8 +477,11 @@ static int vif_restore_ring(struct xenbus_dev *dev, json_object *rec)
 	v->rx_ref = (grant_ref_t)rx;
 	v->fe_port = (uint32_t)port;
 	v->fe_port_rx = (uint32_t)port_rx;
-	/* What the frontend queued while the domain was away. */
-	vif_rekick(v);
+	/* What the frontend queued while away: as vbd_restore_ring. */
+	if (v->d->xenbus.incoming)
+		netback_quiesce(v->nb);
+	else
+		vif_rekick(v);
 	return 0;
 }
 

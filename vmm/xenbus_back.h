@@ -109,10 +109,12 @@ struct xenbus_back {
 	unsigned int nr_devs;
 	bool watching;
 	/*
-	 * Disks are opened without their locks (an incoming migration:
-	 * vbd_locks() takes them at the handover).
+	 * An incoming migration: disks are opened without their image
+	 * locks (vbd_locks() takes them at the handover) and restored
+	 * rings are not served until the domain is handed over
+	 * (xenbus_back_unquiesce()).
 	 */
-	bool disks_unlocked;
+	bool incoming;
 	/* Removals are finished here, outside any device's callback. */
 	int reap_fd; /* eventfd, -1 until the first removal */
 	struct loop_source reap_src;

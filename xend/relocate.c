@@ -56,7 +56,7 @@
 static struct {
 	int fd;
 	pthread_t thread;
-	bool running;
+	bool running, stopping;
 	regex_t allow[RELOCATE_MAX_ALLOW];
 	unsigned int nr_allow;
 	unsigned int incoming; /* connections being served (atomic) */
@@ -354,10 +354,15 @@ static void *relocate_server(void *arg)
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	for (;;) {
 		fd = accept4(reloc.fd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0 && __atomic_load_n(&reloc.stopping, __ATOMIC_ACQUIRE))
+			break;
 		if (fd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			break; /* shut down: relocate_stop() */
+			/* Out of descriptors or memory for now: not for good. */
+			if (errno != EINTR && errno != ECONNABORTED) {
+				log_warn("relocate: accept");
+				usleep(100000);
+			}
+			continue;
 		}
 		if (__atomic_fetch_add(&reloc.incoming, 1, __ATOMIC_RELAXED) >=
 			RELOCATE_MAX_INCOMING ||
@@ -463,6 +468,7 @@ void relocate_stop(void)
 {
 	if (!reloc.running)
 		return;
+	__atomic_store_n(&reloc.stopping, true, __ATOMIC_RELEASE);
 	(void)shutdown(reloc.fd, SHUT_RDWR);
 	pthread_join(reloc.thread, NULL);
 	close(reloc.fd);
@@ -600,6 +606,7 @@ void act_migrate(struct xdom *d, json_object *body, struct api_reply *r)
 	char where[300], uuid[37];
 	bool live = api_bool(body, "live"), tls = api_bool(body, "tls");
 	int fd = -1, domid = d->domid;
+	enum xdom_state state;
 
 	if (!host)
 		return;
@@ -618,8 +625,9 @@ void act_migrate(struct xdom *d, json_object *body, struct api_reply *r)
 	snprintf(where, sizeof(where), "%s:%d", host, (int)port);
 	snprintf(uuid, sizeof(uuid), "%s", d->uuid);
 	hello = xdom_describe(d);
+	state = d->state;
 	json_object_object_add(hello, "paused",
-			       json_object_new_boolean(d->state == XD_PAUSED));
+			       json_object_new_boolean(state == XD_PAUSED));
 	json_object_object_add(hello, "live", json_object_new_boolean(live));
 
 	pthread_mutex_unlock(&xend.lock);
@@ -629,8 +637,8 @@ void act_migrate(struct xdom *d, json_object *body, struct api_reply *r)
 	if (fd < 0)
 		return;
 	d = xdom_by_uuid(uuid);
-	if (!d || d->domid != domid ||
-	    (d->state != XD_RUNNING && d->state != XD_PAUSED)) {
+	/* As the hello said: the same domain, running or paused as it was. */
+	if (!d || d->domid != domid || d->state != state) {
 		api_error(r, 409, "wrong-state", "the domain changed while "
 			  "%s was asked; nothing was sent", where);
 		close(fd);
@@ -651,6 +659,12 @@ void act_migrate(struct xdom *d, json_object *body, struct api_reply *r)
 	rep = api_ctl_wait_fd(d, "migrate", req, fd, MIGRATE_TIMEOUT_MS, r);
 	close(fd);
 	if (!rep) {
+		/* The vmm's reason stands; the code says where it failed. */
+		r->status = 502;
+		if (r->body)
+			json_object_object_add(
+			    r->body, "code",
+			    json_object_new_string("migrate-failed"));
 		log_warnx("api: migrating domain %d to %s failed; it runs on "
 			  "here",
 			  domid, where);

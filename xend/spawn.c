@@ -96,14 +96,15 @@ static int spawn_build_argv(struct xdom *d, bool paused, const char *restore,
 	spawn_arg(a, d->name);
 	spawn_arg(a, "--uuid");
 	spawn_arg(a, d->uuid);
-	for (i = 0; i < c->nr_disks; i++) {
+	/* A migration's devices are the stream's (hot-plugged ones too). */
+	for (i = 0; d->incoming_fd < 0 && i < c->nr_disks; i++) {
 		snprintf(a->disks[i], sizeof(a->disks[i]), "%s:%s,%s,%s",
 			 c->disks[i].is_phy ? "phy" : "file", c->disks[i].path,
 			 c->disks[i].vdev, c->disks[i].readonly ? "r" : "w");
 		spawn_arg(a, "--disk");
 		spawn_arg(a, a->disks[i]);
 	}
-	for (i = 0; i < c->nr_vifs; i++) {
+	for (i = 0; d->incoming_fd < 0 && i < c->nr_vifs; i++) {
 		spawn_arg(a, "--vif");
 		spawn_arg(a, c->vifs[i]);
 	}

@@ -27,6 +27,8 @@
 
 #define TLS_HANDSHAKE_MS 10000
 #define TLS_RELAY_BUF (256u << 10)
+/* Longer than any silence of a live migration (30 s each way). */
+#define TLS_RELAY_IDLE_MS 60000
 
 static gnutls_certificate_credentials_t tls_creds;
 static bool tls_ready;
@@ -218,6 +220,7 @@ static void *tls_relay_run(void *arg)
 	struct pollfd p[2];
 	char *buf = malloc(TLS_RELAY_BUF);
 	ssize_t n;
+	int rc;
 
 	while (buf && (up || down)) {
 		p[0] = (struct pollfd){.fd = r->local, .events = up ? POLLIN : 0};
@@ -226,9 +229,14 @@ static void *tls_relay_run(void *arg)
 		/* Bytes the session holds already: no poll, no stale revents. */
 		if (down && tls_pending(&r->c)) {
 			p[0].revents = p[1].revents = 0;
-		} else if (poll(p, 2, -1) < 0) {
-			if (errno == EINTR)
+		} else if ((rc = poll(p, 2, TLS_RELAY_IDLE_MS)) <= 0) {
+			if (rc < 0 && errno == EINTR)
 				continue;
+			/* The vmms speak at least every 30 s while alive. */
+			if (rc == 0)
+				log_warnx("tls: the migration's connection was "
+					  "idle for %d s; closed",
+					  TLS_RELAY_IDLE_MS / 1000);
 			break;
 		}
 		if (up && (p[0].revents & (POLLIN | POLLHUP | POLLERR))) {
@@ -263,9 +271,10 @@ static void *tls_relay_run(void *arg)
 int tls_relay_start(struct tls_conn *c, int *vmm_end)
 {
 	struct tls_relay *r = calloc(1, sizeof(*r));
+	struct timeval idle = {.tv_sec = TLS_RELAY_IDLE_MS / 1000};
 	pthread_attr_t attr;
 	pthread_t t;
-	int sv[2], rc;
+	int sv[2], rc, one = 1;
 
 	if (!r)
 		return -ENOMEM;
@@ -275,9 +284,15 @@ int tls_relay_start(struct tls_conn *c, int *vmm_end)
 	}
 	r->c = *c;
 	r->local = sv[0];
-	/* Blocking from here: the deadlines are the vmms'. */
+	/*
+	 * Blocking from here, but a peer that stops taking bytes fails a
+	 * send within the idle time, and a dead one is found by keepalives.
+	 */
 	(void)setsockopt(r->c.fd, SOL_SOCKET, SO_RCVTIMEO, &(struct timeval){0},
 			 sizeof(struct timeval));
+	(void)setsockopt(r->c.fd, SOL_SOCKET, SO_SNDTIMEO, &idle, sizeof(idle));
+	(void)setsockopt(r->local, SOL_SOCKET, SO_SNDTIMEO, &idle, sizeof(idle));
+	(void)setsockopt(r->c.fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	rc = -pthread_create(&t, &attr, tls_relay_run, r);

@@ -150,7 +150,8 @@ int client_call(struct client *c, const char *method, const char *path,
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
 	/* Creating or destroying a domain waits for its vmm; be patient. */
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, 300L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT,
+			 c->timeout_s ? c->timeout_s : 300L);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, client_collect);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &in);
 	hdrs = curl_slist_append(hdrs, "Accept: application/json");

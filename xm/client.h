@@ -15,6 +15,7 @@
 struct client {
 	void *curl;		/* CURL *, kept out of every includer */
 	const char *cmd;	/* the xm command, for messages */
+	long timeout_s;		/* per request; 0: the default (300 s) */
 	char sock[108];		/* sun_path */
 
 	/* The last failure: status 0 when xend was never reached. */

@@ -171,12 +171,14 @@ int cmd_migrate(struct xm_ctx *x, int argc, char **argv)
 	if (x->opt.ssl)
 		json_object_object_add(m.body, "tls",
 				       json_object_new_boolean(true));
-	if (x->opt.downtime_ms)
+	if (x->opt.downtime_ms >= 0)
 		json_object_object_add(m.body, "downtime_ms",
 				       json_object_new_int64(x->opt.downtime_ms));
-	if (x->opt.max_rounds)
+	if (x->opt.max_rounds >= 0)
 		json_object_object_add(m.body, "max_rounds",
 				       json_object_new_int64(x->opt.max_rounds));
+	/* As long as xend waits for the vmm (an hour): progress shows. */
+	x->cl->timeout_s = 3700;
 	pthread_mutex_init(&m.lock, NULL);
 	pthread_cond_init(&m.cond, NULL);
 	polling = client_init(&poll_cl, "migrate") == 0;
@@ -197,6 +199,10 @@ int cmd_migrate(struct xm_ctx *x, int argc, char **argv)
 	if (m.rc < 0)
 		return XM_FAIL;
 	migrate_show_rounds(m.reply);
+	if (jval_bool(m.reply, "unconfirmed", false))
+		fprintf(stderr, "xm migrate: warning: %s never said it runs "
+			"the domain; it is not running here any more\n",
+			argv[1]);
 	printf("Migrated domain %s to %s: total %.3f s, downtime %lld ms, "
 	       "%.1f MiB sent in %lld rounds (%lld pages)\n",
 	       argv[0], argv[1], (double)jval_int(m.reply, "ms", 0) / 1000,

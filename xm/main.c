@@ -312,6 +312,7 @@ static int xm_parse_opts(struct xm_ctx *x, int argc, char **argv, int *first,
 	longopts[nl] = (struct option){NULL, 0, NULL, 0};
 
 	x->opt.delay = 3;
+	x->opt.downtime_ms = x->opt.max_rounds = -1;
 	*help = false;
 	*first = 0;
 	opterr = 0;

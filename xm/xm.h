@@ -39,8 +39,8 @@ struct xm_opts {
 	bool live;	  /* -l */
 	bool ssl;	  /* -s: TLS */
 	long port;	  /* -p N; 0: the host's or the default */
-	long downtime_ms; /* --downtime; 0: xend's default */
-	long max_rounds;  /* --max-rounds; 0: xend's default */
+	long downtime_ms; /* --downtime; -1: xend's default */
+	long max_rounds;  /* --max-rounds; -1: xend's default */
 };
 
 struct xm_cmd;

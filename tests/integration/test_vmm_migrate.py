@@ -286,3 +286,30 @@ def test_destination_refuses_garbage(vmms):
     assert line.startswith(b"XENIA-ERROR "), line
     assert dst.wait() == 1, dst.log()
     assert gone(dst.store, DOMID_DST)
+
+
+def test_disk_in_use_at_destination_keeps_the_domain(vmms, tmp_path):
+    """Another process holds the destination's image: the destination
+    says so before READY, and the domain runs on at the source with its
+    disk locked again."""
+    import fcntl
+    src_img, dst_img = tmp_path / "src.img", tmp_path / "dst.img"
+    for p in (src_img, dst_img):
+        with open(p, "wb") as f:
+            f.truncate(4 << 20)
+    src = vmms(DOMID_SRC, idle_args(extra=["--disk",
+                                           "file:%s,xvda,w" % src_img]))
+    up(src)
+    with open(dst_img, "rb") as holder:
+        fcntl.flock(holder, fcntl.LOCK_EX)
+        dst, conn = incoming(vmms, extra=["--disk",
+                                          "file:%s,xvda,w" % dst_img])
+        rep = migrate(src, conn, live=True)
+        assert "error" in rep and "in use" in rep["error"], rep
+        assert dst.wait() == 1, dst.log()
+    runs_on(src)
+    # The source has its lock back: nobody else may write its image.
+    with open(src_img, "rb") as other:
+        with pytest.raises(BlockingIOError):
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    obeys_shutdown(src)
