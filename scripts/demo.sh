@@ -71,7 +71,7 @@ stop_xend() {
 	true
 }
 trap 'stop_xend; stop; rm -rf "$RUNDIR"' EXIT INT TERM
-build/xend &
+XENIA_RELOCATION_PORT=18011 build/xend &
 XEND_PID=$!
 i=0
 until build/xm list >/dev/null 2>&1 || [ $i -ge 50 ]; do
@@ -114,6 +114,31 @@ echo "... $(grep -c '^PASS' "$log") checks passed," \
 	"$(grep -c '^FAIL' "$log") failed"
 rm -f /tmp/xenia-disk.img
 run $XM list
+
+say "live migration: a second host's daemons (another run dir) take a domain"
+RUNDIR2=$(mktemp -d /tmp/xenia-demo2.XXXXXX)
+XEND2_PID=
+stop_xend2() {
+	[ -n "$XEND2_PID" ] && kill "$XEND2_PID" 2>/dev/null && wait "$XEND2_PID"
+	XEND2_PID=
+	[ -f "$RUNDIR2/xenstored/pid" ] &&
+		kill "$(cat "$RUNDIR2/xenstored/pid")" 2>/dev/null
+	rm -rf "$RUNDIR2"
+}
+trap 'stop_xend2; stop_xend; stop; rm -rf "$RUNDIR"' EXIT INT TERM
+XENIA_RUNDIR=$RUNDIR2 XENIA_RELOCATION_PORT=18012 build/xend &
+XEND2_PID=$!
+i=0
+until XENIA_RUNDIR=$RUNDIR2 $XM list >/dev/null 2>&1 || [ $i -ge 50 ]; do
+	i=$((i + 1)); sleep 0.1
+done
+run $XM create examples/demo.cfg
+sleep 1
+run $XM migrate -l demo 127.0.0.1:18012
+echo "here:"; $XM list
+echo "there (XENIA_RUNDIR=$RUNDIR2):"; XENIA_RUNDIR=$RUNDIR2 $XM list
+XENIA_RUNDIR=$RUNDIR2 $XM shutdown -w demo
+stop_xend2
 say "stopping xend and xenstored"
 stop_xend
 say "done"
