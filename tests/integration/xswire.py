@@ -484,13 +484,17 @@ class RingConnection(XsConnection):
         self.base = gfn * PAGE_SIZE
         self.kick_fd = kick_fd
         self.notify_fd = notify_fd
+        # Indexes as whole 32-bit words: struct.pack_into stores a byte
+        # at a time, and xenstored reading a half-written req_prod (seen
+        # on a loaded host) rightly gives up on the ring.
+        self.words = memoryview(mm).cast("I")
 
     # ring field access
     def get(self, off):
-        return struct.unpack_from("<I", self.mm, self.base + off)[0]
+        return self.words[(self.base + off) // 4]
 
     def put(self, off, value):
-        struct.pack_into("<I", self.mm, self.base + off, value & 0xFFFFFFFF)
+        self.words[(self.base + off) // 4] = value & 0xFFFFFFFF
 
     def kick(self):
         eventfd_kick(self.kick_fd)
@@ -659,6 +663,7 @@ class GuestDomain:
             except OSError:
                 pass
         self.kick_fd = self.notify_fd = -1
+        self.conn.words.release()
         try:
             self.mm.close()
         except BufferError:
