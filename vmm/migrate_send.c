@@ -173,6 +173,8 @@ static int migrate_rounds(struct save_job *job, struct stream_writer *w,
 		t = log_now_ms() - t;
 		if (w->bytes - bytes >= MIGRATE_RATE_MIN_BYTES || !rate)
 			rate = (w->bytes - bytes) * 1000 / (t ? t : 1);
+		if (!rate)
+			rate = 1; /* divided by below */
 		rc = precopy_harvest(job->d, pc);
 		if (rc < 0) {
 			save_error(job, rc, "reading the dirty log: %s",
