@@ -116,6 +116,8 @@ struct domain {
 
 	int kvm_fd;
 	int vm_fd;
+	/* vCPUs enforce their CPUID on Hyper-V's MSRs (kvm.c). */
+	bool kvm_hv_enforce;
 	struct kvm_cpuid2 *cpuid;
 
 	unsigned int nr_vcpus;

@@ -24,16 +24,24 @@ static int kvm_check_cap(struct domain *d, int cap, const char *name)
 }
 
 /*
- * WRMSR/RDMSR of the hypercall-page MSR leave to userspace: the filter
- * denies that one MSR, and the FILTER exit reason turns the denial into a
- * KVM_EXIT_X86_WRMSR/RDMSR instead of a #GP.
+ * WRMSR/RDMSR of the hypercall-page MSR leave to userspace as
+ * KVM_EXIT_X86_WRMSR/RDMSR: KVM does not know the MSR (UNKNOWN) or
+ * refuses it (INVAL), and the cap turns that into an exit instead of a
+ * #GP.  0x40000000 is also Hyper-V's guest OS ID MSR, which a KVM built
+ * with Hyper-V emulation takes itself: there each vCPU enforces its CPUID
+ * (it has no Hyper-V leaves, so the MSR is refused: INVAL), or, on a KVM
+ * too old to enforce, a filter denies the MSR (FILTER).  The filter is
+ * the last resort: setting one waits for a VM-wide SRCU grace period,
+ * 12-20 ms here, most of what building a domain costs.
  */
 static int kvm_trap_hypercall_msr(struct domain *d)
 {
 	static uint8_t deny_bitmap[1];
 	struct kvm_enable_cap cap = {
 		.cap = KVM_CAP_X86_USER_SPACE_MSR,
-		.args[0] = KVM_MSR_EXIT_REASON_FILTER,
+		.args[0] = KVM_MSR_EXIT_REASON_UNKNOWN |
+			   KVM_MSR_EXIT_REASON_INVAL |
+			   KVM_MSR_EXIT_REASON_FILTER,
 	};
 	struct kvm_msr_filter filter = {
 		.flags = KVM_MSR_FILTER_DEFAULT_ALLOW,
@@ -44,11 +52,18 @@ static int kvm_trap_hypercall_msr(struct domain *d)
 			.bitmap = deny_bitmap,
 		},
 	};
+	bool hyperv = ioctl(d->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_HYPERV) > 0;
 
 	if (ioctl(d->vm_fd, KVM_ENABLE_CAP, &cap) < 0) {
 		log_err("kvm: KVM_ENABLE_CAP(X86_USER_SPACE_MSR)");
 		return -errno;
 	}
+	if (!hyperv)
+		return 0;
+	d->kvm_hv_enforce = ioctl(d->kvm_fd, KVM_CHECK_EXTENSION,
+				  KVM_CAP_HYPERV_ENFORCE_CPUID) > 0;
+	if (d->kvm_hv_enforce)
+		return 0;
 	if (ioctl(d->vm_fd, KVM_X86_SET_MSR_FILTER, &filter) < 0) {
 		log_err("kvm: KVM_X86_SET_MSR_FILTER");
 		return -errno;
@@ -244,6 +259,15 @@ int kvm_vcpu_create(struct domain *d, unsigned int id)
 	cpuid_set_vcpu_id(d->cpuid, id);
 	if (ioctl(v->fd, KVM_SET_CPUID2, d->cpuid) < 0) {
 		log_err("kvm: vCPU %u: KVM_SET_CPUID2", id);
+		return -errno;
+	}
+	/* Hyper-V's MSRs refused, the hypercall MSR ours: see above. */
+	if (d->kvm_hv_enforce &&
+	    ioctl(v->fd, KVM_ENABLE_CAP,
+		  &(struct kvm_enable_cap){
+		      .cap = KVM_CAP_HYPERV_ENFORCE_CPUID, .args[0] = 1}) < 0) {
+		log_err("kvm: vCPU %u: KVM_ENABLE_CAP(HYPERV_ENFORCE_CPUID)",
+			id);
 		return -errno;
 	}
 	/* Registers come with every exit: no GET/SET ioctl per hypercall. */
