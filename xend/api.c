@@ -6,6 +6,7 @@
  * nothing: every check comes before the first change.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -582,6 +583,35 @@ static void act_reboot(struct xdom *d, json_object *body, struct api_reply *r)
 	act_shutdown_reason(d, body, r, "reboot");
 }
 
+/*
+ * A domain still coming in (a migration): its vmm is ended, which ends
+ * the migration (the source runs the domain on), and relocate.c, whose
+ * start of it fails, removes it.  Other starting domains are not ours
+ * to end yet.
+ */
+static void api_cancel_incoming(struct xdom *d, struct api_reply *r)
+{
+	char uuid[37];
+	struct timespec ts;
+
+	if (d->incoming_fd < 0 || d->pid <= 0) {
+		api_error(r, 409, "wrong-state", "domain '%s' is starting: "
+			  "destroy it once it runs", d->name);
+		return;
+	}
+	snprintf(uuid, sizeof(uuid), "%s", d->uuid);
+	log_info("api: cancelling the migration of '%s' coming in", d->name);
+	(void)kill(d->pid, SIGKILL);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 15;
+	while (xdom_by_uuid(uuid))
+		if (pthread_cond_timedwait(&xend_changed, &xend.lock, &ts))
+			break;
+	if (xdom_by_uuid(uuid))
+		api_error(r, 500, "internal", "the incoming domain did not go "
+			  "away in 15 s");
+}
+
 static void act_destroy(struct xdom *d, json_object *body,
 			struct api_reply *r)
 {
@@ -591,6 +621,10 @@ static void act_destroy(struct xdom *d, json_object *body,
 	int rc;
 
 	snprintf(uuid, sizeof(uuid), "%s", d->uuid);
+	if (d->state == XD_STARTING) {
+		api_cancel_incoming(d, r);
+		return;
+	}
 	rc = xdom_destroy_begin(d);
 	if (rc < 0 && rc != -ESRCH) {
 		api_error(r, 500, "internal", "destroying: %s", strerror(-rc));
@@ -855,8 +889,8 @@ static const struct api_action {
 	{"", "GET", ST_ANY, act_get},
 	{"shutdown", "POST", ST_LIVE, act_shutdown},
 	{"reboot", "POST", ST_LIVE, act_reboot},
-	{"destroy", "POST", ST_ANY & ~ST(XD_STARTING) & ~ST(XD_INACTIVE),
-	 act_destroy},
+	/* Starting: only a migration coming in (api_cancel_incoming). */
+	{"destroy", "POST", ST_ANY & ~ST(XD_INACTIVE), act_destroy},
 	{"pause", "POST", ST(XD_RUNNING), act_pause},
 	{"unpause", "POST", ST(XD_PAUSED), act_unpause},
 	{"rename", "POST", ST_ANY & ~ST(XD_STARTING), act_rename},

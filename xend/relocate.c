@@ -284,6 +284,8 @@ static void relocate_admit(struct tls_conn *c, const char *peer,
 		log_warnx("relocate: domain '%s' from %s did not come in",
 			  d->name, peer);
 		xdom_free(d);
+		/* A destroy waiting for it to go (api_cancel_incoming). */
+		pthread_cond_broadcast(&xend_changed);
 	} else {
 		d->incoming_fd = -1;
 		log_info("relocate: domain %d '%s' migrated in from %s%s",

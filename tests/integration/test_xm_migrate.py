@@ -413,3 +413,27 @@ def test_relocation_server_refuses_garbage(hosts):
     assert "XENIA-ERROR" in out, out
     wait_for(lambda: "ghost" not in b.domains(), 20, what="B forgets it")
     assert not b.xs("ls", "/xend/domains", check=False)
+
+
+def test_destroy_at_the_destination_cancels(hosts):
+    a, b = hosts
+    a.create(guest_config("cancel", memory=256, vcpus=2,
+                          test="idle dirty=128"))
+    src = domid_of(a, "cancel")
+    wait_console(a, src, "dirty: count=")
+    out = {}
+
+    def migrate():
+        out["r"] = a.xm("migrate", "-l", "--downtime=0", "--max-rounds=1000",
+                        "cancel", b.addr, timeout=300)
+
+    t = threading.Thread(target=migrate)
+    t.start()
+    wait_for(lambda: "cancel" in b.domains(), 30, step=0.01,
+             what="the domain coming in at B")
+    r = b.xm("destroy", "cancel", timeout=60)
+    t.join(120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "cancelling the migration" in b.log()
+    assert out["r"].returncode == 1, out["r"].stdout
+    still_on_a(a, b, "cancel")
