@@ -395,6 +395,12 @@ int vbd_remove(struct domain *d, const char *vdev, unsigned int timeout_ms,
 				 arg);
 }
 
+/* Device i of the domain if it is a vbd, else NULL.  Under xb->lock. */
+static struct vbd *vbd_nth(struct xenbus_back *xb, unsigned int i)
+{
+	return xb->devs[i]->ops == &vbd_ops ? xb->devs[i]->priv : NULL;
+}
+
 int vbd_locks(struct domain *d, bool lock)
 {
 	struct xenbus_back *xb = &d->xenbus;
@@ -404,27 +410,23 @@ int vbd_locks(struct domain *d, bool lock)
 
 	pthread_mutex_lock(&xb->lock);
 	for (i = 0; rc == 0 && i < xb->nr_devs; i++) {
-		if (xb->devs[i]->ops != &vbd_ops)
+		if (!(v = vbd_nth(xb, i)))
 			continue;
-		v = xb->devs[i]->priv;
 		if (!lock) {
 			blkback_unlock(v->bb);
 			continue;
 		}
 		rc = blkback_lock(v->bb);
 		/* What this host cached of the image may be stale now. */
-		if (rc == 0)
+		if (rc == 0) {
 			blkback_drop_cache(v->bb);
-		if (rc < 0) {
-			log_errx("vbd %u: %s is in use", v->spec.devid,
-				 v->spec.path);
-			/* All or none. */
-			for (j = 0; j < i; j++)
-				if (xb->devs[j]->ops == &vbd_ops)
-					blkback_unlock(
-					    ((struct vbd *)xb->devs[j]->priv)
-						->bb);
+			continue;
 		}
+		log_errx("vbd %u: %s is in use", v->spec.devid, v->spec.path);
+		/* All or none. */
+		for (j = 0; j < i; j++)
+			if ((v = vbd_nth(xb, j)))
+				blkback_unlock(v->bb);
 	}
 	pthread_mutex_unlock(&xb->lock);
 	return rc;
@@ -439,9 +441,8 @@ int vbd_sync(struct domain *d)
 
 	pthread_mutex_lock(&xb->lock);
 	for (i = 0; rc == 0 && i < xb->nr_devs; i++) {
-		if (xb->devs[i]->ops != &vbd_ops)
+		if (!(v = vbd_nth(xb, i)))
 			continue;
-		v = xb->devs[i]->priv;
 		rc = blkback_sync(v->bb);
 		if (rc < 0)
 			log_errx("vbd %u: %s: fdatasync: %s", v->spec.devid,

@@ -242,12 +242,19 @@ def test_disk_missing_at_the_destination(hosts, tmp_path):
     a.xm("shutdown", "-w", "nodisk", check=True, timeout=60)
 
 
+def busy_domain(host, name):
+    """A domain dirtying 128 MiB as fast as it can: a live migration of
+    it does not converge, so it goes on until its round limit."""
+    host.create(guest_config(name, memory=256, vcpus=2,
+                             test="idle dirty=128"))
+    domid = domid_of(host, name)
+    wait_console(host, domid, "dirty: count=")
+    return domid
+
+
 def test_destination_vmm_killed_part_way(hosts):
     a, b = hosts
-    a.create(guest_config("hard", memory=256, vcpus=2,
-                          test="idle dirty=128"))
-    src = domid_of(a, "hard")
-    wait_console(a, src, "dirty: count=")
+    src = busy_domain(a, "hard")
 
     def kill_incoming():
         def vmm():
@@ -417,10 +424,7 @@ def test_relocation_server_refuses_garbage(hosts):
 
 def test_destroy_at_the_destination_cancels(hosts):
     a, b = hosts
-    a.create(guest_config("cancel", memory=256, vcpus=2,
-                          test="idle dirty=128"))
-    src = domid_of(a, "cancel")
-    wait_console(a, src, "dirty: count=")
+    busy_domain(a, "cancel")
     out = {}
 
     def migrate():
