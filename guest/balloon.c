@@ -5,6 +5,8 @@
  * that whatever part of a batch the hypervisor does, the pages given back
  * stay one range at the top.
  */
+#include <stdbool.h>
+
 #include "balloon.h"
 #include "guest.h"
 #include "hypercall.h"
@@ -105,8 +107,11 @@ static long balloon_op(unsigned int cmd, unsigned int n)
 	return hyp_memory_op(cmd, &r);
 }
 
-/* Gives back up to `pages` more: how many went. */
-static uint64_t balloon_give(uint64_t pages)
+/*
+ * Gives back (give) or takes back up to `pages` at the balloon's edge,
+ * a batch at a time: how many moved.
+ */
+static uint64_t balloon_move(uint64_t pages, bool give)
 {
 	uint64_t done = 0, edge;
 	unsigned int i, n;
@@ -117,34 +122,15 @@ static uint64_t balloon_give(uint64_t pages)
 						 : BALLOON_BATCH;
 		edge = balloon.top_gfn - balloon.released;
 		for (i = 0; i < n; i++)
-			balloon_frames[i] = edge - 1 - i;
-		rc = balloon_op(XENMEM_decrease_reservation, n);
-		if (rc > 0)
-			balloon.released += (uint64_t)rc;
-		if (rc > 0)
-			done += (uint64_t)rc;
-		if (rc != (long)n)
-			break;
-	}
-	return done;
-}
-
-/* Takes back up to `pages`: how many came. */
-static uint64_t balloon_take(uint64_t pages)
-{
-	uint64_t done = 0, edge;
-	unsigned int i, n;
-	long rc;
-
-	while (done < pages) {
-		n = pages - done < BALLOON_BATCH ? (unsigned int)(pages - done)
-						 : BALLOON_BATCH;
-		edge = balloon.top_gfn - balloon.released;
-		for (i = 0; i < n; i++)
-			balloon_frames[i] = edge + i;
-		rc = balloon_op(XENMEM_populate_physmap, n);
+			balloon_frames[i] = give ? edge - 1 - i : edge + i;
+		rc = balloon_op(give ? XENMEM_decrease_reservation
+				     : XENMEM_populate_physmap,
+				n);
 		if (rc > 0) {
-			balloon.released -= (uint64_t)rc;
+			if (give)
+				balloon.released += (uint64_t)rc;
+			else
+				balloon.released -= (uint64_t)rc;
 			done += (uint64_t)rc;
 		}
 		if (rc != (long)n)
@@ -165,9 +151,10 @@ int balloon_set_target(uint64_t target_kib)
 	want = target_kib >> (PAGE_SHIFT - 10);
 	have = cur >> (PAGE_SHIFT - 10);
 	if (want < have)
-		return balloon_give(have - want) == have - want ? 0 : -XEN_EIO;
+		return balloon_move(have - want, true) == have - want ? 0
+								     : -XEN_EIO;
 	if (want > have)
-		return balloon_take(want - have) == want - have ? 0
+		return balloon_move(want - have, false) == want - have ? 0
 								: -XEN_ENOMEM;
 	return 0;
 }

@@ -150,22 +150,6 @@ static int parse_header(const char *h, unsigned long *n, uint64_t *sum)
 
 /* --- set-up ----------------------------------------------------------- */
 
-/* Is word a whole word of the command line? */
-static int cmdline_has(const char *word)
-{
-	const char *p;
-	size_t len = strlen(word), i, n;
-
-	if (!start_info || !start_info->cmdline_paddr)
-		return 0;
-	p = (const char *)(uintptr_t)start_info->cmdline_paddr;
-	n = strnlen(p, 4096);
-	for (i = 0; i + len <= n; i++)
-		if ((i == 0 || p[i - 1] == ' ') && !strncmp(p + i, word, len) &&
-		    (p[i + len] == ' ' || p[i + len] == '\0'))
-			return 1;
-	return 0;
-}
 
 /* The store, the devices and xvda; NULL (with a SKIP line) if absent. */
 static struct blkfront *blk_setup(const char *name)
@@ -461,7 +445,7 @@ void scenario_blk(void)
 		   "blk: xvda is a writable disk of %lu sectors of %u bytes",
 		   (unsigned long)a->sectors, a->sector_size))
 		return;
-	if (cmdline_has("blk-pause"))
+	if (guest_cmdline_has("blk-pause"))
 		blk_pause();
 	blk_testdisk(a, "xvda");
 	blk_patterns(a);
