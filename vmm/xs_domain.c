@@ -273,16 +273,76 @@ static bool xs_write_layout(struct domain *d, struct xs_domain *x,
 	return ok;
 }
 
-static int xs_write_home(struct domain *d, struct xs_domain *x)
+/*
+ * What a restored home must say about this instance whatever was saved:
+ * its id, name and uuid, where its rings and ports are, its console's
+ * pty.  Written after the saved nodes, in the same transaction.
+ */
+static bool xs_write_identity(struct domain *d, struct xs_domain *x,
+			      xs_transaction_t t)
+{
+	unsigned int id = d->xen.domid;
+	struct xs_handle *h = x->xsh;
+	char path[128], val[64];
+	bool ok = true;
+
+#define NODE(sub, value)                                                      \
+	(snprintf(path, sizeof(path), "%s%s", x->home, sub),                  \
+	 ok = ok && xs_node(h, t, path, value, 0, id))
+
+	NODE("", "");
+	snprintf(val, sizeof(val), "%u", id);
+	NODE("/domid", val);
+	NODE("/name", x->name);
+	NODE("/vm", x->vm_path);
+	snprintf(val, sizeof(val), "%u", x->store_port);
+	NODE("/store/port", val);
+	snprintf(val, sizeof(val), "%" PRIu64,
+		 mem_special_gfn(d, MEM_SPECIAL_STORE));
+	NODE("/store/ring-ref", val);
+	/* The console's backend binds the loaded port after this. */
+	pthread_mutex_lock(&d->xen.lock);
+	snprintf(val, sizeof(val), "%" PRIu64,
+		 d->xen.hvm_params[HVM_PARAM_CONSOLE_EVTCHN]);
+	pthread_mutex_unlock(&d->xen.lock);
+	NODE("/console/port", val);
+	snprintf(val, sizeof(val), "%" PRIu64,
+		 mem_special_gfn(d, MEM_SPECIAL_CONSOLE));
+	NODE("/console/ring-ref", val);
+	if (d->cons.tty[0])
+		NODE("/console/tty", d->cons.tty);
+#undef NODE
+	snprintf(path, sizeof(path), "%s/console/tty", x->home);
+	if (ok && !d->cons.tty[0])
+		(void)xs_rm(h, t, path); /* the old pty is not ours */
+	ok = ok && xs_node(h, t, x->vm_path, "", 0, id);
+	snprintf(path, sizeof(path), "%s/name", x->vm_path);
+	ok = ok && xs_node(h, t, path, x->name, 0, id);
+	snprintf(path, sizeof(path), "%s/uuid", x->vm_path);
+	ok = ok && xs_node(h, t, path, x->uuid, 0, id);
+	return ok;
+}
+
+/*
+ * The home in one transaction, retried while it conflicts: the libxl
+ * layout of a new domain, or (saved) a restored one's nodes with those
+ * that say who it is now.
+ */
+static int xs_write_home(struct domain *d, struct xs_domain *x,
+			 const struct xs_saved *saved)
 {
 	xs_transaction_t t;
 	int tries;
+	bool ok;
 
 	for (tries = 0; tries < XS_TXN_TRIES; tries++) {
 		t = xs_transaction_start(x->xsh);
 		if (t == XBT_NULL)
 			break;
-		if (!xs_write_layout(d, x, t)) {
+		ok = saved ? xs_saved_write(d, t, saved) &&
+				 xs_write_identity(d, x, t)
+			   : xs_write_layout(d, x, t);
+		if (!ok) {
 			(void)xs_transaction_end(x->xsh, t, true);
 			break;
 		}
@@ -414,7 +474,7 @@ int xs_domain_setup(struct domain *d, const char *name, const char *uuid)
 	rc = xs_domain_connect(x);
 	if (rc < 0)
 		return rc;
-	rc = xs_write_home(d, x);
+	rc = xs_write_home(d, x, NULL);
 	if (rc < 0)
 		return rc;
 	if (!xs_introduce_domain(x->xsh, d->xen.domid,
@@ -430,79 +490,6 @@ int xs_domain_setup(struct domain *d, const char *name, const char *uuid)
 	return 0;
 }
 
-/*
- * What a restored home must say about this instance whatever was saved:
- * its id, name and uuid, where its rings and ports are, its console's
- * pty.  Written after the saved nodes, in the same transaction.
- */
-static bool xs_write_identity(struct domain *d, struct xs_domain *x,
-			      xs_transaction_t t)
-{
-	unsigned int id = d->xen.domid;
-	struct xs_handle *h = x->xsh;
-	char path[128], val[64];
-	bool ok = true;
-
-#define NODE(sub, value)                                                      \
-	(snprintf(path, sizeof(path), "%s%s", x->home, sub),                  \
-	 ok = ok && xs_node(h, t, path, value, 0, id))
-
-	NODE("", "");
-	snprintf(val, sizeof(val), "%u", id);
-	NODE("/domid", val);
-	NODE("/name", x->name);
-	NODE("/vm", x->vm_path);
-	snprintf(val, sizeof(val), "%u", x->store_port);
-	NODE("/store/port", val);
-	snprintf(val, sizeof(val), "%" PRIu64,
-		 mem_special_gfn(d, MEM_SPECIAL_STORE));
-	NODE("/store/ring-ref", val);
-	/* The console's backend binds the loaded port after this. */
-	pthread_mutex_lock(&d->xen.lock);
-	snprintf(val, sizeof(val), "%" PRIu64,
-		 d->xen.hvm_params[HVM_PARAM_CONSOLE_EVTCHN]);
-	pthread_mutex_unlock(&d->xen.lock);
-	NODE("/console/port", val);
-	snprintf(val, sizeof(val), "%" PRIu64,
-		 mem_special_gfn(d, MEM_SPECIAL_CONSOLE));
-	NODE("/console/ring-ref", val);
-	if (d->cons.tty[0])
-		NODE("/console/tty", d->cons.tty);
-#undef NODE
-	snprintf(path, sizeof(path), "%s/console/tty", x->home);
-	if (ok && !d->cons.tty[0])
-		(void)xs_rm(h, t, path); /* the old pty is not ours */
-	ok = ok && xs_node(h, t, x->vm_path, "", 0, id);
-	snprintf(path, sizeof(path), "%s/name", x->vm_path);
-	ok = ok && xs_node(h, t, path, x->name, 0, id);
-	snprintf(path, sizeof(path), "%s/uuid", x->vm_path);
-	ok = ok && xs_node(h, t, path, x->uuid, 0, id);
-	return ok;
-}
-
-static int xs_restore_home(struct domain *d, struct xs_domain *x,
-			   const struct xs_saved *saved)
-{
-	xs_transaction_t t;
-	int tries;
-
-	for (tries = 0; tries < XS_TXN_TRIES; tries++) {
-		t = xs_transaction_start(x->xsh);
-		if (t == XBT_NULL)
-			break;
-		if (!xs_saved_write(d, t, saved) ||
-		    !xs_write_identity(d, x, t)) {
-			(void)xs_transaction_end(x->xsh, t, true);
-			return -EIO; /* logged */
-		}
-		if (xs_transaction_end(x->xsh, t, false))
-			return 0;
-		if (errno != EAGAIN)
-			break;
-	}
-	log_err("xenstore: writing %s", x->home);
-	return -EIO;
-}
 
 int xs_domain_restore(struct domain *d, const char *name, const char *uuid,
 		      const struct xs_saved *saved)
@@ -538,7 +525,7 @@ int xs_domain_restore(struct domain *d, const char *name, const char *uuid,
 	x->store_dport = (uint32_t)dport;
 	rc = xs_domain_connect(x);
 	if (rc == 0)
-		rc = xs_restore_home(d, x, saved);
+		rc = xs_write_home(d, x, saved);
 	if (rc < 0)
 		return rc;
 	if (!xs_introduce_domain(x->xsh, d->xen.domid, gfn, x->store_port)) {
