@@ -206,15 +206,21 @@ static const struct xm_cmd *xm_cmd_find(const char *name)
 	return found;
 }
 
+/* "xm CMD: " and the message, on stderr. */
+static void xm_vsay(const struct xm_ctx *x, const char *fmt, va_list ap)
+{
+	fprintf(stderr, "xm %s: ", x->cmd->name);
+	vfprintf(stderr, fmt, ap);
+	fputs("\n", stderr);
+}
+
 int xm_usage_error(const struct xm_ctx *x, const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "xm %s: ", x->cmd->name);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	xm_vsay(x, fmt, ap);
 	va_end(ap);
-	fputs("\n", stderr);
 	xm_print_cmd_usage(stderr, x->cmd);
 	return XM_USAGE;
 }
@@ -223,11 +229,9 @@ int xm_fail(const struct xm_ctx *x, const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "xm %s: ", x->cmd->name);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	xm_vsay(x, fmt, ap);
 	va_end(ap);
-	fputs("\n", stderr);
 	return XM_FAIL;
 }
 
